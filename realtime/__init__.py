@@ -1,0 +1,1 @@
+"""Realtime: the WebSocket channel, WebRTC media and transcription."""

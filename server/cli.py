@@ -1,0 +1,103 @@
+"""The `interview-server` command: run the server, or print a user token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from server.app import create_app
+from server.auth import Authenticator
+from server.config import Settings
+from server.demo import DEMO_APPLICATION_ID, DEMO_CANDIDATE_ID
+from server.logs import configure_logging
+from server.principals import Role
+from server.runtime import prepare_settings
+from server.secret_store import resolve_secrets
+from server.telemetry import init_sentry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interview-server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $INTERVIEW_DATA_DIR or .interview-data")
+    parser.add_argument("--seed-demo", action="store_true", help="create a demo candidate and application")
+    sub = parser.add_subparsers(dest="command")
+    token = sub.add_parser("token", help="print a user JWT signed with the configured secret")
+    token.add_argument("--sub", required=True, help="the user id (candidate id)")
+    token.add_argument("--role", choices=[r.value for r in Role], default=Role.CANDIDATE.value)
+    token.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "seed_demo", False):
+        overrides["seed_demo"] = True
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    assert settings.session_token_secret is not None
+    return Authenticator(
+        user_secret=settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None,
+        session_secret=settings.session_token_secret.get_secret_value(),
+    )
+
+
+def print_token(args: argparse.Namespace) -> int:
+    settings = resolve_secrets(_settings(args))
+    if settings.auth_jwt_secret is None:
+        print("user tokens can only be issued with AUTH_JWT_SECRET", file=sys.stderr)
+        return 2
+    print(_authenticator(settings).issue_user_token(args.sub, Role(args.role)))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    init_sentry(settings)
+    settings, store = prepare_settings(settings)
+    try:
+        app = create_app(settings)
+        if settings.seed_demo and settings.auth_jwt_secret is not None:
+            token = _authenticator(settings).issue_user_token(DEMO_CANDIDATE_ID)
+            base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+            # Printed once for a newcomer's local demo (development secrets only).
+            print(
+                f"\nDemo ready.\n  Candidate page: {base}/interview/{DEMO_APPLICATION_ID}\n"
+                f"  Demo user token (candidate {DEMO_CANDIDATE_ID}):\n  {token}\n",
+                flush=True,
+            )
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            ws="websockets",
+            ws_max_size=settings.ws_max_message_bytes,
+            proxy_headers=False,
+            log_config=None,
+            lifespan="on",
+        )
+        uvicorn.Server(config).run()
+    finally:
+        if store is not None:
+            store.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "token":
+        return print_token(args)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

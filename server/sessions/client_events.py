@@ -1,0 +1,99 @@
+"""The client event allow-list and payload models, shared by the WebSocket and batch upload.
+
+A client event is stored in the session's event log with `source: "client"`; its
+`type` must be one of CLIENT_EVENT_TYPES and its payload must validate against the
+model for that type. Payloads are size-limited (MAX_PAYLOAD_BYTES once serialised).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from server.errors import AppError, ErrorCode
+from storage.models import CamelModel
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_TEXT_CHARS = 20_000
+
+QuestionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]
+EventName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.\-]{0,63}$")]
+
+
+class ClientPayload(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TranscriptPayload(ClientPayload):
+    """A transcript line from a client-side recogniser."""
+
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+    final: bool = True
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    question_id: QuestionId | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TranscriptPayload:
+        if self.end_ms < self.start_ms:
+            raise ValueError("endMs must not be before startMs")
+        return self
+
+
+class AnswerStartPayload(ClientPayload):
+    question_id: QuestionId
+
+
+class AnswerSubmitPayload(ClientPayload):
+    question_id: QuestionId
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class QuestionNextPayload(ClientPayload):
+    question_id: QuestionId | None = None
+
+
+class NamedEventPayload(ClientPayload):
+    """A named client event such as `tab.hidden`, `mic.muted`, `network.quality`, `offline.mode`."""
+
+    name: EventName
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+CLIENT_EVENT_TYPES: dict[str, type[ClientPayload]] = {
+    "transcript": TranscriptPayload,
+    "answer.start": AnswerStartPayload,
+    "answer.submit": AnswerSubmitPayload,
+    "question.next": QuestionNextPayload,
+    "event": NamedEventPayload,
+}
+
+
+def validate_client_payload(type_: str, payload: Any) -> dict[str, Any]:
+    """The payload as stored (camelCase JSON), or an AppError saying what is wrong."""
+    model = CLIENT_EVENT_TYPES.get(type_)
+    if model is None:
+        raise AppError(
+            400,
+            ErrorCode.EVENT_TYPE_NOT_ALLOWED,
+            f"Event type {type_!r} is not allowed",
+            {"type": type_, "allowed": sorted(CLIENT_EVENT_TYPES)},
+        )
+    try:
+        parsed = model.model_validate(payload)
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)
+        ]
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Invalid {type_} payload", details) from None
+    stored = parsed.to_wire(exclude_none=True)
+    if len(json.dumps(stored, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
+        raise AppError(
+            413, ErrorCode.PAYLOAD_TOO_LARGE, f"{type_} payload is too large", {"maxBytes": MAX_PAYLOAD_BYTES}
+        )
+    return stored

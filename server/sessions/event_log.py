@@ -1,0 +1,129 @@
+"""Appending to a session's event log: server-assigned seqs, idempotent client events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from server.sessions.hub import SessionHub
+from storage.events import EventRepository
+from storage.models import EventDoc, EventSource
+from storage.sessions import SessionRepository
+
+
+@dataclass(frozen=True)
+class NewClientEvent:
+    """A client event to store; `client_event_id` makes retries harmless."""
+
+    client_event_id: str
+    type: str
+    ts: datetime
+    payload: dict[str, Any]
+
+
+@dataclass
+class AppendResult:
+    accepted: list[EventDoc] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
+    seq_by_client_id: dict[str, int] = field(default_factory=dict)
+
+
+class _SessionLocks:
+    """One asyncio.Lock per session while anyone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(session_id, (asyncio.Lock(), 0))
+        self._locks[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[session_id]
+            if users <= 1:
+                del self._locks[session_id]
+            else:
+                self._locks[session_id] = (lock, users - 1)
+
+
+class EventLog:
+    """Every write to `sessionEvents` goes through here.
+
+    Seqs come from an atomic counter in the session document. Within one process a
+    per-session lock keeps "allocate, insert, publish" in seq order, so a live
+    listener sees seqs ascending. A failed insert leaves a gap in seqs, never a
+    duplicate; readers must not assume seqs are contiguous.
+    """
+
+    def __init__(self, sessions: SessionRepository, events: EventRepository, hub: SessionHub) -> None:
+        self._sessions = sessions
+        self._events = events
+        self._hub = hub
+        self._locks = _SessionLocks()
+
+    async def count_by_type(self, session_id: str) -> dict[str, int]:
+        return await self._events.count_by_type(session_id)
+
+    async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
+        return await self._events.seqs_of_client_events(session_id, client_event_ids)
+
+    async def append_server(self, session_id: str, type_: str, payload: dict[str, Any]) -> EventDoc:
+        """Persist one server event, then publish it to the live connection."""
+        async with self._locks.hold(session_id):
+            now = datetime.now(UTC)
+            seq = await self._sessions.allocate_seq(session_id, 1, now)
+            event = EventDoc(
+                session_id=session_id, seq=seq, type=type_, ts=now, payload=payload,
+                source=EventSource.SERVER, received_at=now,
+            )
+            await self._events.insert_many([event])
+            self._hub.publish(event)
+            return event
+
+    async def append_client(self, session_id: str, new_events: list[NewClientEvent]) -> AppendResult:
+        """Persist client events exactly once each; returns what was new and what was not."""
+        result = AppendResult()
+        unique: dict[str, NewClientEvent] = {}
+        for event in new_events:
+            if event.client_event_id in unique:
+                result.duplicate_ids.append(event.client_event_id)
+            else:
+                unique[event.client_event_id] = event
+        if not unique:
+            return result
+        async with self._locks.hold(session_id):
+            known = await self._events.seqs_of_client_events(session_id, list(unique))
+            result.seq_by_client_id.update(known)
+            result.duplicate_ids.extend(known)
+            fresh = [e for cid, e in unique.items() if cid not in known]
+            if not fresh:
+                return result
+            now = datetime.now(UTC)
+            last = await self._sessions.allocate_seq(session_id, len(fresh), now)
+            documents = [
+                EventDoc(
+                    session_id=session_id, seq=last - len(fresh) + i + 1, type=e.type, ts=e.ts,
+                    payload=e.payload, source=EventSource.CLIENT, client_event_id=e.client_event_id,
+                    received_at=now,
+                )
+                for i, e in enumerate(fresh)
+            ]
+            rejected = await self._events.insert_many(documents)
+            if rejected:  # a concurrent writer stored the same ids first (possible across processes)
+                raced = await self._events.seqs_of_client_events(
+                    session_id, [documents[i].client_event_id or "" for i in rejected]
+                )
+                result.seq_by_client_id.update(raced)
+                result.duplicate_ids.extend(raced)
+            for index, document in enumerate(documents):
+                if index not in rejected:
+                    result.accepted.append(document)
+                    result.seq_by_client_id[document.client_event_id or ""] = document.seq
+            return result

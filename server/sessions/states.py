@@ -1,0 +1,47 @@
+"""The session state machine: which status may follow which. Pure, no I/O."""
+
+from __future__ import annotations
+
+from storage.models import SessionStatus
+from server.errors import AppError, ErrorCode
+
+_S = SessionStatus
+
+ALLOWED: dict[SessionStatus, frozenset[SessionStatus]] = {
+    _S.IN_PROGRESS: frozenset({_S.PAUSED, _S.COMPLETED, _S.ABANDONED, _S.ERROR}),
+    _S.PAUSED: frozenset({_S.IN_PROGRESS, _S.COMPLETED, _S.ABANDONED, _S.ERROR}),
+    _S.COMPLETED: frozenset(),
+    _S.ABANDONED: frozenset(),
+    _S.ERROR: frozenset(),
+}
+
+# The event each transition appends to the session's log.
+TRANSITION_EVENT: dict[SessionStatus, str] = {
+    _S.PAUSED: "session.paused",
+    _S.IN_PROGRESS: "session.resumed",
+    _S.COMPLETED: "session.completed",
+    _S.ABANDONED: "session.abandoned",
+    _S.ERROR: "session.error",
+}
+
+
+def sources_for(target: SessionStatus) -> list[SessionStatus]:
+    """Every status from which `target` may be reached."""
+    return [source for source, targets in ALLOWED.items() if target in targets]
+
+
+def transition_error(current: SessionStatus, target: SessionStatus) -> AppError:
+    """The error for an illegal move; a completed session gets its own code."""
+    if current == _S.COMPLETED:
+        return AppError(400, ErrorCode.SESSION_ALREADY_COMPLETED, "Session is already completed")
+    return AppError(
+        400,
+        ErrorCode.INVALID_TRANSITION,
+        f"Cannot move a session from {current.value} to {target.value}",
+        {"from": current.value, "to": target.value},
+    )
+
+
+def check_transition(current: SessionStatus, target: SessionStatus) -> None:
+    if target not in ALLOWED[current]:
+        raise transition_error(current, target)

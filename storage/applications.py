@@ -1,0 +1,31 @@
+"""Applications: the job applications a candidate can be interviewed for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from storage.models import ApplicationDoc
+
+
+class ApplicationRepository:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._collection = collection
+
+    async def get(self, application_id: str) -> ApplicationDoc | None:
+        document = await self._collection.find_one({"_id": application_id})
+        return ApplicationDoc.model_validate(document) if document else None
+
+    async def insert(self, application: ApplicationDoc) -> None:
+        """Insert; raises DuplicateKeyError when the id is taken."""
+        await self._collection.insert_one(application.to_document())
+
+    async def upsert(self, application: ApplicationDoc) -> None:
+        document = application.to_document()
+        await self._collection.update_one({"_id": document.pop("_id")}, {"$setOnInsert": document}, upsert=True)
+
+    async def mark_completed(self, application_id: str, now: datetime) -> None:
+        await self._collection.update_one(
+            {"_id": application_id}, {"$set": {"status": "completed", "updatedAt": now}}
+        )

@@ -1,0 +1,66 @@
+"""The per-session event log: one document per event, never an array in the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from storage.models import EventDoc, EventSource
+
+DUPLICATE_KEY = 11000
+
+
+class EventRepository:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._collection = collection
+
+    async def insert_many(self, events: list[EventDoc]) -> set[int]:
+        """Insert every event; returns the indexes of those rejected as duplicates.
+
+        Any failure other than a duplicate key is raised: the caller must not ack it.
+        """
+        if not events:
+            return set()
+        try:
+            await self._collection.insert_many([e.to_document() for e in events], ordered=False)
+        except BulkWriteError as error:
+            write_errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get(
+                "writeConcernErrors"
+            ):
+                raise
+            return {int(e["index"]) for e in write_errors}
+        return set()
+
+    async def seqs_of_client_events(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
+        cursor = self._collection.find(
+            {"sessionId": session_id, "clientEventId": {"$in": client_event_ids}},
+            {"clientEventId": 1, "seq": 1},
+        )
+        return {d["clientEventId"]: int(d["seq"]) async for d in cursor}
+
+    async def list(
+        self,
+        session_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        source: EventSource | None = None,
+        types: list[str] | None = None,
+    ) -> list[EventDoc]:
+        query: dict[str, Any] = {"sessionId": session_id, "seq": {"$gt": after_seq}}
+        if source is not None:
+            query["source"] = source.value
+        if types is not None:
+            query["type"] = {"$in": types}
+        cursor = self._collection.find(query).sort("seq", 1)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [EventDoc.model_validate(d) async for d in cursor]
+
+    async def count_by_type(self, session_id: str) -> dict[str, int]:
+        cursor = await self._collection.aggregate(
+            [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
+        )
+        return {d["_id"]: int(d["n"]) async for d in cursor}

@@ -1,0 +1,58 @@
+"""Indexes, created idempotently at start-up."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from storage.database import Database
+
+SESSION_INDEXES = [
+    IndexModel([("sessionId", ASCENDING)], unique=True, name="sessionId_unique"),
+    IndexModel([("applicationId", ASCENDING), ("status", ASCENDING)], name="application_status"),
+    IndexModel([("startedAt", DESCENDING)], name="startedAt_desc"),
+    IndexModel([("candidateId", ASCENDING), ("startedAt", DESCENDING)], name="candidate_startedAt"),
+    # At most one active session per application, enforced by the store itself.
+    IndexModel(
+        [("applicationId", ASCENDING)],
+        unique=True,
+        name="one_active_session_per_application",
+        partialFilterExpression={"status": {"$in": ["in_progress", "paused"]}},
+    ),
+    # start-session's idempotency key.
+    IndexModel(
+        [("applicationId", ASCENDING), ("clientSessionId", ASCENDING)],
+        unique=True,
+        name="clientSessionId_unique",
+        partialFilterExpression={"clientSessionId": {"$exists": True}},
+    ),
+]
+
+EVENT_INDEXES = [
+    IndexModel([("sessionId", ASCENDING), ("seq", ASCENDING)], unique=True, name="session_seq_unique"),
+    # A client retry can never store the same event twice.
+    IndexModel(
+        [("sessionId", ASCENDING), ("clientEventId", ASCENDING)],
+        unique=True,
+        name="session_clientEventId_unique",
+        partialFilterExpression={"clientEventId": {"$exists": True}},
+    ),
+    IndexModel([("type", ASCENDING), ("ts", DESCENDING)], name="type_ts"),
+]
+
+APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateId")]
+
+QUESTION_INDEXES = [IndexModel([("category", ASCENDING), ("difficulty", ASCENDING)], name="category_difficulty")]
+
+RATE_LIMIT_INDEXES = [
+    IndexModel([("key", ASCENDING), ("at", ASCENDING)], name="key_at"),
+    IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0, name="expiresAt_ttl"),
+]
+
+
+async def ensure_indexes(database: Database) -> None:
+    c = database.collections
+    await c.sessions.create_indexes(SESSION_INDEXES)
+    await c.events.create_indexes(EVENT_INDEXES)
+    await c.applications.create_indexes(APPLICATION_INDEXES)
+    await c.questions.create_indexes(QUESTION_INDEXES)
+    await c.rate_limits.create_indexes(RATE_LIMIT_INDEXES)

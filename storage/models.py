@@ -1,0 +1,203 @@
+"""Stored documents as pydantic models; field names in MongoDB are camelCase, as on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class CamelModel(BaseModel):
+    """Base for every wire and storage model: snake_case in Python, camelCase outside."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_wire(self, **kwargs: Any) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, **kwargs)
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class SessionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+    ERROR = "error"
+
+
+ACTIVE_STATUSES: tuple[SessionStatus, ...] = (SessionStatus.IN_PROGRESS, SessionStatus.PAUSED)
+TERMINAL_STATUSES: tuple[SessionStatus, ...] = (
+    SessionStatus.COMPLETED,
+    SessionStatus.ABANDONED,
+    SessionStatus.ERROR,
+)
+
+
+class QuestionCategory(StrEnum):
+    TECHNICAL = "technical"
+    BEHAVIORAL = "behavioral"
+    SITUATIONAL = "situational"
+    CULTURAL = "cultural"
+
+
+class Difficulty(StrEnum):
+    JUNIOR = "junior"
+    MID = "mid"
+    SENIOR = "senior"
+
+
+class DeviceType(StrEnum):
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    TABLET = "tablet"
+
+
+class NetworkQuality(StrEnum):
+    POOR = "poor"
+    FAIR = "fair"
+    GOOD = "good"
+
+
+class InterviewSettings(CamelModel):
+    """How an application's interview is run."""
+
+    question_count: int = Field(default=5, ge=1, le=20)
+    categories: list[QuestionCategory] = Field(
+        default_factory=lambda: [
+            QuestionCategory.TECHNICAL,
+            QuestionCategory.BEHAVIORAL,
+            QuestionCategory.SITUATIONAL,
+            QuestionCategory.CULTURAL,
+        ],
+        min_length=1,
+        max_length=4,
+    )
+    difficulty: Difficulty = Difficulty.MID
+    role: str | None = Field(default=None, max_length=64)
+    mode: str = Field(default="voice", pattern="^(voice|video|text)$")
+    record: bool = False
+
+
+class ApplicationDoc(CamelModel):
+    id: str = Field(alias="_id")
+    candidate_id: str
+    candidate_name: str
+    job_title: str
+    status: str = "open"
+    interview: InterviewSettings = Field(default_factory=InterviewSettings)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class QuestionDoc(CamelModel):
+    """A question of the bank; `id` is stable so loading the bank is idempotent."""
+
+    id: str = Field(alias="_id")
+    text: str
+    category: QuestionCategory
+    difficulty: Difficulty
+    time_limit_seconds: int = Field(ge=10, le=3600)
+    expected_answer_points: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class QuestionSnapshot(CamelModel):
+    """A question as asked in one session; copied so bank edits never rewrite history."""
+
+    id: str
+    number: int
+    text: str
+    category: QuestionCategory
+    difficulty: Difficulty
+    time_limit_seconds: int
+    expected_answer_points: list[str] = Field(default_factory=list)
+
+
+class SessionMetadata(CamelModel):
+    user_agent: str | None = None
+    ip_address: str | None = None
+    device_type: DeviceType = DeviceType.DESKTOP
+    network_quality: NetworkQuality | None = None
+
+
+class ScoreBreakdown(CamelModel):
+    clarity: float
+    correctness: float
+    depth: float
+
+
+class RecordingRef(CamelModel):
+    path: str
+    content_type: str
+    bytes: int | None = None
+
+
+class SessionDoc(CamelModel):
+    """An interview session (collection `interviewSessions`)."""
+
+    session_id: str
+    application_id: str
+    candidate_id: str
+    client_session_id: str | None = None
+    status: SessionStatus
+    started_at: datetime
+    completed_at: datetime | None = None
+    duration: float | None = None
+    final_score: float | None = None
+    score_breakdown: ScoreBreakdown | None = None
+    metadata: SessionMetadata = Field(default_factory=SessionMetadata)
+    questions: list[QuestionSnapshot] = Field(default_factory=list)
+    current_question_number: int = 1
+    asked_question_number: int = 0
+    question_asked_at: datetime | None = None
+    question_elapsed_seconds: float = 0.0
+    last_seq: int = 0
+    active_since: datetime | None = None
+    active_seconds: float = 0.0
+    last_activity_at: datetime | None = None
+    connected_until: datetime | None = None
+    recording: RecordingRef | None = None
+    version: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def current_question(self) -> QuestionSnapshot | None:
+        index = self.current_question_number - 1
+        return self.questions[index] if 0 <= index < len(self.questions) else None
+
+    def question_remaining_seconds(self, now: datetime) -> float | None:
+        """Time left for the current question; None when no question is running."""
+        question = self.current_question()
+        if question is None or self.asked_question_number != self.current_question_number:
+            return None
+        elapsed = self.question_elapsed_seconds
+        if self.status == SessionStatus.IN_PROGRESS and self.question_asked_at is not None:
+            elapsed += (now - self.question_asked_at).total_seconds()
+        return max(0.0, question.time_limit_seconds - elapsed)
+
+
+class EventSource(StrEnum):
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class EventDoc(CamelModel):
+    """One entry of a session's event log (collection `sessionEvents`)."""
+
+    session_id: str
+    seq: int
+    type: str
+    ts: datetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+    source: EventSource
+    client_event_id: str | None = None
+    received_at: datetime | None = None

@@ -1,0 +1,45 @@
+"""The question bank and its idempotent loading from the packaged JSON file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from storage.models import Difficulty, QuestionCategory, QuestionDoc
+
+
+def _read_bank_file() -> list[QuestionDoc]:
+    text = resources.files("storage").joinpath("data/questions.json").read_text("utf-8")
+    return [QuestionDoc.model_validate(item) for item in json.loads(text)]
+
+
+async def load_packaged_bank() -> list[QuestionDoc]:
+    """The question bank shipped with the server (read off the event loop)."""
+    return await asyncio.to_thread(_read_bank_file)
+
+
+class QuestionRepository:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._collection = collection
+
+    async def load_bank(self, questions: list[QuestionDoc]) -> int:
+        """Upsert every question by id; running it again changes nothing."""
+        if not questions:
+            return 0
+        operations = [
+            ReplaceOne({"_id": q.id}, q.to_document(), upsert=True) for q in questions
+        ]
+        await self._collection.bulk_write(operations, ordered=False)
+        return len(operations)
+
+    async def candidates(
+        self, categories: list[QuestionCategory], difficulty: Difficulty
+    ) -> list[QuestionDoc]:
+        """Every bank question in the given categories, the wanted difficulty first."""
+        cursor = self._collection.find({"category": {"$in": [c.value for c in categories]}})
+        documents = [QuestionDoc.model_validate(d) async for d in cursor]
+        return sorted(documents, key=lambda q: (q.difficulty != difficulty, q.id))

@@ -1,0 +1,139 @@
+"""Test helpers: real server processes on free ports, tokens, and application set-up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from storage.embedded import free_port
+
+USER_SECRET = "test-user-secret-0123456789abcdef0123456789"
+SESSION_SECRET = "test-session-secret-0123456789abcdef012345"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def user_token(sub: str, role: str = "candidate", *, secret: str = USER_SECRET, ttl: int = 3600, **extra: Any) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": sub, "role": role, "iat": now, "exp": now + timedelta(seconds=ttl), **extra}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class ServerProcess:
+    """`interview-server` (uvicorn) in its own process, talking to a real wire-protocol store."""
+
+    mongodb_url: str
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/interview"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        env = {
+            **os.environ,
+            "ENV": "test",
+            "MONGODB_URL": self.mongodb_url,
+            "AUTH_JWT_SECRET": USER_SECRET,
+            "SESSION_TOKEN_SECRET": SESSION_SECRET,
+            "INTERVIEW_DATA_DIR": str(self.data_dir),
+            "LOG_LEVEL": "INFO",
+            **self.env,
+        }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_server(mongodb_url: str, data_dir: Path, **env: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(mongodb_url, data_dir, {k.upper(): v for k, v in env.items()}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def create_application(
+    client: httpx.AsyncClient, candidate_id: str | None = None, **interview: Any
+) -> dict[str, Any]:
+    """A fresh application (through the real API, as a recruiter) for a fresh candidate."""
+    body: dict[str, Any] = {
+        "candidateId": candidate_id or unique("cand"),
+        "candidateName": "Test Candidate",
+        "jobTitle": "Backend Engineer",
+    }
+    if interview:
+        body["interview"] = interview
+    response = await client.post("/api/applications", json=body, headers=auth(user_token("recruiter_1", "recruiter")))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def start_session(client: httpx.AsyncClient, application: dict[str, Any], **extra: Any) -> httpx.Response:
+    return await client.post(
+        "/api/interview/start-session",
+        json={"applicationId": application["id"], **extra},
+        headers=auth(user_token(application["candidateId"])),
+    )
