@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from importlib import resources
 
 from pymongo import ReplaceOne
@@ -23,8 +24,19 @@ async def load_packaged_bank() -> list[QuestionDoc]:
 
 
 class QuestionRepository:
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection, cache_seconds: float = 60.0) -> None:
         self._collection = collection
+        self._cache_seconds = cache_seconds
+        self._cache: tuple[float, list[QuestionDoc]] | None = None
+
+    async def all(self) -> list[QuestionDoc]:
+        """The whole bank, cached briefly: it is small and read by every start-session."""
+        now = time.monotonic()
+        if self._cache is not None and self._cache[0] > now:
+            return self._cache[1]
+        documents = [QuestionDoc.model_validate(d) async for d in self._collection.find({})]
+        self._cache = (now + self._cache_seconds, documents)
+        return documents
 
     async def load_bank(self, questions: list[QuestionDoc]) -> int:
         """Upsert every question by id; running it again changes nothing."""
@@ -34,12 +46,13 @@ class QuestionRepository:
             ReplaceOne({"_id": q.id}, q.to_document(), upsert=True) for q in questions
         ]
         await self._collection.bulk_write(operations, ordered=False)
+        self._cache = None
         return len(operations)
 
     async def candidates(
         self, categories: list[QuestionCategory], difficulty: Difficulty
     ) -> list[QuestionDoc]:
         """Every bank question in the given categories, the wanted difficulty first."""
-        cursor = self._collection.find({"category": {"$in": [c.value for c in categories]}})
-        documents = [QuestionDoc.model_validate(d) async for d in cursor]
+        wanted = set(categories)
+        documents = [q for q in await self.all() if q.category in wanted]
         return sorted(documents, key=lambda q: (q.difficulty != difficulty, q.id))

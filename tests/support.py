@@ -49,6 +49,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    ready_path: str = "/readyz"
 
     @property
     def base_url(self) -> str:
@@ -82,7 +83,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.ready_path}", timeout=1).status_code == 200:
                     return self
             time.sleep(0.1)
         self.stop()

@@ -74,6 +74,26 @@ class EventLog:
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         return await self._events.seqs_of_client_events(session_id, client_event_ids)
 
+    async def append_initial(self, session_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[EventDoc]:
+        """The first server events of a session inserted with `lastSeq == len(entries)`.
+
+        Seqs 1..n were reserved by the insert itself, which saves a counter round trip
+        per event on the start-session hot path.
+        """
+        async with self._locks.hold(session_id):
+            now = datetime.now(UTC)
+            events = [
+                EventDoc(
+                    session_id=session_id, seq=i + 1, type=type_, ts=now, payload=payload,
+                    source=EventSource.SERVER, received_at=now,
+                )
+                for i, (type_, payload) in enumerate(entries)
+            ]
+            await self._events.insert_many(events)
+            for event in events:
+                self._hub.publish(event)
+            return events
+
     async def append_server(self, session_id: str, type_: str, payload: dict[str, Any]) -> EventDoc:
         """Persist one server event, then publish it to the live connection."""
         async with self._locks.hold(session_id):

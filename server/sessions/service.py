@@ -145,7 +145,17 @@ class SessionService:
             return StartOutcome(active, application, created=False)
 
         bank = await self.questions.candidates(application.interview.categories, application.interview.difficulty)
+        questions = select_questions(bank, application.interview, seed=application_id)
         now = utcnow()
+        first_question = questions[0] if questions else None
+        initial_events: list[tuple[str, dict[str, Any]]] = [
+            (
+                "session.started",
+                {"status": SessionStatus.IN_PROGRESS.value, "applicationId": application_id, "questionCount": len(questions)},
+            )
+        ]
+        if first_question is not None:
+            initial_events.append(("question", question_payload(first_question, len(questions))))
         session = SessionDoc(
             session_id=str(uuid.uuid4()),
             application_id=application_id,
@@ -154,7 +164,11 @@ class SessionService:
             status=SessionStatus.IN_PROGRESS,
             started_at=now,
             metadata=metadata,
-            questions=select_questions(bank, application.interview, seed=application_id),
+            questions=questions,
+            # The first question is asked as the session starts; its events take seqs 1..n.
+            asked_question_number=1 if first_question else 0,
+            question_asked_at=now if first_question else None,
+            last_seq=len(initial_events),
             active_since=now,
             last_activity_at=now,
             created_at=now,
@@ -171,13 +185,8 @@ class SessionService:
             if winner is None:
                 raise
             return StartOutcome(winner, application, created=False)
-        await self.event_log.append_server(
-            session.session_id,
-            "session.started",
-            {"status": session.status.value, "applicationId": application_id, "questionCount": len(session.questions)},
-        )
-        await self.ask_current_question(session)
-        return StartOutcome(await self.get(session.session_id), application, created=True)
+        await self.event_log.append_initial(session.session_id, initial_events)
+        return StartOutcome(session, application, created=True)
 
     # ----- state transitions -------------------------------------------------
 

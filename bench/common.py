@@ -1,0 +1,49 @@
+"""Shared bench helpers: percentiles and a self-contained store + server."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from storage.embedded import EmbeddedMongo
+from tests.support import ServerProcess
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (
+        f"p50={percentile(ms, 50):.1f}ms p95={percentile(ms, 95):.1f}ms "
+        f"p99={percentile(ms, 99):.1f}ms mean={statistics.fmean(ms):.1f}ms"
+    )
+
+
+@contextlib.contextmanager
+def store_and_server(mongodb_url: str | None = None, **env: str) -> Iterator[tuple[str, ServerProcess]]:
+    """A wire-protocol store (unless one is given) and a server process using it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = None
+        if mongodb_url is None:
+            store = EmbeddedMongo(Path(tmp) / "db")
+            store.start()
+            mongodb_url = store.url
+        server_env = {"MONGODB_DB": f"bench_{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "WARNING", **env}
+        server = ServerProcess(mongodb_url, Path(tmp) / "server", server_env)
+        try:
+            server.start()
+            yield mongodb_url, server
+        finally:
+            server.stop()
+            if store is not None:
+                store.stop()

@@ -1,0 +1,114 @@
+"""Benchmark: concurrent start-session requests against a real server and store.
+
+Prints latency percentiles and throughput, then the throughput of the bare PyMongo
+operations one start-session performs (same store, same concurrency, same run),
+and the ratio between the two. Usage: python bench/start_session.py [--concurrency 100 --total 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from pymongo import AsyncMongoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import store_and_server, summary_ms  # noqa: E402
+from tests.support import auth, user_token  # noqa: E402
+
+
+async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
+    now = datetime.now(UTC)
+    pairs = [(f"app_b_{uuid.uuid4().hex[:10]}", f"cand_b_{i}") for i in range(count)]
+    await db.applications.insert_many(  # type: ignore[attr-defined]
+        [
+            {"_id": app, "candidateId": cand, "candidateName": "Bench", "jobTitle": "Engineer", "status": "open",
+             "interview": {"questionCount": 5, "categories": ["technical", "behavioral"], "difficulty": "mid"},
+             "createdAt": now, "updatedAt": now}
+            for app, cand in pairs
+        ]
+    )
+    return pairs
+
+
+async def run_server(base_url: str, pairs: list[tuple[str, str]], concurrency: int) -> tuple[list[float], float, int]:
+    tokens = {cand: user_token(cand) for _, cand in pairs}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    failures = 0
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        async def one(app: str, cand: str) -> None:
+            nonlocal failures
+            async with semaphore:
+                started = time.perf_counter()
+                response = await client.post(
+                    "/api/interview/start-session", json={"applicationId": app}, headers=auth(tokens[cand])
+                )
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    failures += 1
+
+        await client.get("/healthz")
+        started = time.perf_counter()
+        await asyncio.gather(*(one(app, cand) for app, cand in pairs))
+        elapsed = time.perf_counter() - started
+    return latencies, elapsed, failures
+
+
+async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency: int) -> float:
+    """The same MongoDB round trips as one start-session, with no HTTP, auth or validation."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(app: str, cand: str) -> None:
+        async with semaphore:
+            now = datetime.now(UTC)
+            hit = uuid.uuid4().hex
+            await db.rateLimits.insert_one({"_id": hit, "key": f"bare:{app}", "at": now, "expiresAt": now + timedelta(minutes=10)})
+            await db.rateLimits.find({"key": f"bare:{app}", "at": {"$gt": now - timedelta(minutes=10)}}).to_list()
+            await db.applications.find_one({"_id": app})
+            await db.interviewSessions.find_one({"applicationId": app, "status": {"$in": ["in_progress", "paused"]}})
+            sid = str(uuid.uuid4())
+            await db.bareSessions.insert_one({"sessionId": sid, "applicationId": app, "candidateId": cand, "lastSeq": 2,
+                                              "status": "in_progress", "startedAt": now})
+            await db.bareEvents.insert_many(
+                [{"sessionId": sid, "seq": i + 1, "type": t, "ts": now} for i, t in enumerate(("session.started", "question"))]
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(app, cand) for app, cand in pairs))
+    return time.perf_counter() - started
+
+
+async def main(args: argparse.Namespace) -> None:
+    with store_and_server(args.mongodb_url, START_SESSION_RATE_LIMIT="100000") as (mongodb_url, server):
+        mongo = AsyncMongoClient(mongodb_url, maxPoolSize=args.concurrency)
+        db = mongo[server.env["MONGODB_DB"]]
+        pairs = await seed_applications(db, args.total)
+        latencies, elapsed, failures = await run_server(server.base_url, pairs, args.concurrency)
+        bare_pairs = await seed_applications(db, args.total)
+        bare_elapsed = await bare_operations(db, bare_pairs, args.concurrency)
+        await mongo.close()
+    server_rate = args.total / elapsed
+    bare_rate = args.total / bare_elapsed
+    print(f"start-session: {args.total} requests, {args.concurrency} concurrent, {failures} failed")
+    print(f"  latency {summary_ms(latencies)}")
+    print(f"  throughput {server_rate:.1f} req/s")
+    print(f"bare PyMongo operations of one start-session: {bare_rate:.1f} sessions/s")
+    print(f"ratio server/bare throughput: {server_rate / bare_rate:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--total", type=int, default=500)
+    parser.add_argument("--mongodb-url", default=None, help="use this store instead of a fresh embedded one")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,113 @@
+"""start-session policies that need their own server settings: rate limit, proxies, outages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from storage.embedded import free_port
+from tests.support import ServerProcess, auth, create_application, running_server, start_session, user_token
+
+
+@pytest.fixture(scope="module")
+def strict_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Default rate limit (3 per 10 minutes) and a trusted proxy on loopback."""
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "trusted_proxies": "127.0.0.1/32"}
+    with running_server(mongodb_url, tmp_path_factory.mktemp("strict"), **env) as process:
+        yield process
+
+
+@pytest.fixture
+async def strict(strict_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=strict_server.base_url, timeout=15) as http:
+        yield http
+
+
+async def test_fourth_start_within_window_is_rate_limited(strict: httpx.AsyncClient) -> None:
+    application = await create_application(strict)
+    statuses = [(await start_session(strict, application)).status_code for _ in range(3)]
+    assert statuses == [201, 200, 200]
+    limited = await start_session(strict, application)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "RATE_LIMITED"
+    retry_after = int(limited.headers["Retry-After"])
+    assert 1 <= retry_after <= 600
+    assert limited.json()["details"]["retryAfterSeconds"] == retry_after
+
+
+async def test_rate_limit_is_per_application(strict: httpx.AsyncClient) -> None:
+    first, second = await create_application(strict), await create_application(strict)
+    for _ in range(3):
+        await start_session(strict, first)
+    assert (await start_session(strict, first)).status_code == 429
+    assert (await start_session(strict, second)).status_code == 201
+
+
+async def test_rate_limit_holds_across_server_processes(
+    strict_server: ServerProcess, strict: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    application = await create_application(strict)
+    for _ in range(2):
+        await start_session(strict, application)
+    env = {"mongodb_db": strict_server.env["MONGODB_DB"]}
+    with running_server(strict_server.mongodb_url, tmp_path, **env) as other:
+        async with httpx.AsyncClient(base_url=other.base_url, timeout=15) as second_process:
+            assert (await start_session(second_process, application)).status_code == 200
+            assert (await start_session(second_process, application)).status_code == 429
+
+
+async def test_forwarded_for_is_used_only_from_trusted_proxy(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
+    application = await create_application(strict)
+    response = await strict.post(
+        "/api/interview/start-session",
+        json={"applicationId": application["id"]},
+        headers={**auth(user_token(application["candidateId"])), "X-Forwarded-For": "203.0.113.9, 127.0.0.1"},
+    )
+    assert response.status_code == 201
+    mongo = AsyncMongoClient(strict_server.mongodb_url)
+    try:
+        stored = await mongo[strict_server.env["MONGODB_DB"]].interviewSessions.find_one(
+            {"sessionId": response.json()["sessionId"]}
+        )
+    finally:
+        await mongo.close()
+    assert stored["metadata"]["ipAddress"] == "203.0.113.9"
+
+
+async def test_completed_application_answers_already_completed(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
+    application = await create_application(strict)
+    mongo = AsyncMongoClient(strict_server.mongodb_url)
+    try:
+        await mongo[strict_server.env["MONGODB_DB"]].applications.update_one(
+            {"_id": application["id"]}, {"$set": {"status": "completed"}}
+        )
+    finally:
+        await mongo.close()
+    response = await start_session(strict, application)
+    assert response.status_code == 400
+    assert response.json()["code"] == "ALREADY_COMPLETED"
+
+
+async def test_unreachable_store_answers_503_quickly(tmp_path: Path) -> None:
+    dead_url = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    server = ServerProcess(dead_url, tmp_path, {"MONGODB_TIMEOUT_MS": "1000"}, ready_path="/healthz").start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            assert (await http.get("/readyz")).status_code == 503
+            started = time.monotonic()
+            response = await http.post(
+                "/api/interview/start-session", json={"applicationId": "app_x"}, headers=auth(user_token("c1"))
+            )
+            elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        assert response.json()["code"] == "STORAGE_UNAVAILABLE"
+        # Not a timing assertion on speed, only that it did not hang on the driver default (30 s).
+        assert elapsed < 25
+    finally:
+        server.stop()
