@@ -20,8 +20,8 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import store_and_server, summary_ms  # noqa: E402
-from tests.support import auth, user_token  # noqa: E402
+from bench.common import store_and_server, summary_ms
+from tests.support import auth, user_token
 
 
 async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
@@ -29,9 +29,16 @@ async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
     pairs = [(f"app_b_{uuid.uuid4().hex[:10]}", f"cand_b_{i}") for i in range(count)]
     await db.applications.insert_many(  # type: ignore[attr-defined]
         [
-            {"_id": app, "candidateId": cand, "candidateName": "Bench", "jobTitle": "Engineer", "status": "open",
-             "interview": {"questionCount": 5, "categories": ["technical", "behavioral"], "difficulty": "mid"},
-             "createdAt": now, "updatedAt": now}
+            {
+                "_id": app,
+                "candidateId": cand,
+                "candidateName": "Bench",
+                "jobTitle": "Engineer",
+                "status": "open",
+                "interview": {"questionCount": 5, "categories": ["technical", "behavioral"], "difficulty": "mid"},
+                "createdAt": now,
+                "updatedAt": now,
+            }
             for app, cand in pairs
         ]
     )
@@ -46,6 +53,7 @@ async def run_server(base_url: str, pairs: list[tuple[str, str]], concurrency: i
     failures = 0
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
         async def one(app: str, cand: str) -> None:
             nonlocal failures
             async with semaphore:
@@ -72,15 +80,28 @@ async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency:
         async with semaphore:
             now = datetime.now(UTC)
             hit = uuid.uuid4().hex
-            await db.rateLimits.insert_one({"_id": hit, "key": f"bare:{app}", "at": now, "expiresAt": now + timedelta(minutes=10)})
+            await db.rateLimits.insert_one(
+                {"_id": hit, "key": f"bare:{app}", "at": now, "expiresAt": now + timedelta(minutes=10)}
+            )
             await db.rateLimits.find({"key": f"bare:{app}", "at": {"$gt": now - timedelta(minutes=10)}}).to_list()
             await db.applications.find_one({"_id": app})
             await db.interviewSessions.find_one({"applicationId": app, "status": {"$in": ["in_progress", "paused"]}})
             sid = str(uuid.uuid4())
-            await db.bareSessions.insert_one({"sessionId": sid, "applicationId": app, "candidateId": cand, "lastSeq": 2,
-                                              "status": "in_progress", "startedAt": now})
+            await db.bareSessions.insert_one(
+                {
+                    "sessionId": sid,
+                    "applicationId": app,
+                    "candidateId": cand,
+                    "lastSeq": 2,
+                    "status": "in_progress",
+                    "startedAt": now,
+                }
+            )
             await db.bareEvents.insert_many(
-                [{"sessionId": sid, "seq": i + 1, "type": t, "ts": now} for i, t in enumerate(("session.started", "question"))]
+                [
+                    {"sessionId": sid, "seq": i + 1, "type": t, "ts": now}
+                    for i, t in enumerate(("session.started", "question"))
+                ]
             )
 
     started = time.perf_counter()

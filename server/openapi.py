@@ -48,7 +48,7 @@ def build_openapi(operations: list[Operation], version: str) -> dict[str, Any]:
     for op in operations:
         item: dict[str, Any] = {
             "summary": op.summary,
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "operationId": _operation_id(op),
             "tags": list(op.tags),
             "responses": {},
         }
@@ -86,6 +86,11 @@ def build_openapi(operations: list[Operation], version: str) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _operation_id(op: Operation) -> str:
+    slug = op.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+    return f"{op.method.lower()}_{slug}"
 
 
 def _path_params(path: str) -> list[str]:

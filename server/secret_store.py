@@ -40,9 +40,7 @@ def resolve_secrets(settings: Settings) -> Settings:
     if not (needs_user_secret or needs_session_secret):
         return settings
     if settings.env == "production":
-        raise RuntimeError(
-            "ENV=production requires SESSION_TOKEN_SECRET and AUTH_JWT_SECRET (or AUTH_JWKS_URL)"
-        )
+        raise RuntimeError("ENV=production requires SESSION_TOKEN_SECRET and AUTH_JWT_SECRET (or AUTH_JWKS_URL)")
     stored = _load_or_create(settings.data_dir / SECRETS_FILE)
     updates: dict[str, SecretStr] = {}
     if needs_user_secret:

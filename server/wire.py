@@ -10,10 +10,10 @@ from pydantic import ConfigDict, Field, StringConstraints
 from storage.models import (
     CamelModel,
     DeviceType,
+    Difficulty,
     InterviewSettings,
     NetworkQuality,
     QuestionCategory,
-    Difficulty,
 )
 
 # Ids are plain strings of safe characters: no operator objects, no oversized keys.

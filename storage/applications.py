@@ -26,6 +26,4 @@ class ApplicationRepository:
         await self._collection.update_one({"_id": document.pop("_id")}, {"$setOnInsert": document}, upsert=True)
 
     async def mark_completed(self, application_id: str, now: datetime) -> None:
-        await self._collection.update_one(
-            {"_id": application_id}, {"$set": {"status": "completed", "updatedAt": now}}
-        )
+        await self._collection.update_one({"_id": application_id}, {"$set": {"status": "completed", "updatedAt": now}})

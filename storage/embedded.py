@@ -65,15 +65,22 @@ class EmbeddedMongo:
     def start(self, timeout: float = 30.0, log_path: Path | None = None) -> None:
         if self.storage_path != ":memory:":
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
-        args = [find_executable(), "--host", self.host, "--port", str(self.port),
-                "--storage-path", self.storage_path, "--log-level", "WARNING"]
+        args = [
+            find_executable(),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            self.storage_path,
+            "--log-level",
+            "WARNING",
+        ]
         stdout: int = subprocess.DEVNULL
         if log_path is not None:
             stdout = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._log_file = stdout
-        self.process = subprocess.Popen(
-            args, stdout=stdout, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
+        self.process = subprocess.Popen(args, stdout=stdout, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self._wait_ready(timeout)
         logger.info("embedded store listening on %s:%s (%s)", self.host, self.port, self.storage_path)
 

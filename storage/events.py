@@ -27,9 +27,7 @@ class EventRepository:
             await self._collection.insert_many([e.to_document() for e in events], ordered=False)
         except BulkWriteError as error:
             write_errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get(
-                "writeConcernErrors"
-            ):
+            if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
                 raise
             return {int(e["index"]) for e in write_errors}
         return set()

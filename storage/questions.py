@@ -42,16 +42,12 @@ class QuestionRepository:
         """Upsert every question by id; running it again changes nothing."""
         if not questions:
             return 0
-        operations = [
-            ReplaceOne({"_id": q.id}, q.to_document(), upsert=True) for q in questions
-        ]
+        operations = [ReplaceOne({"_id": q.id}, q.to_document(), upsert=True) for q in questions]
         await self._collection.bulk_write(operations, ordered=False)
         self._cache = None
         return len(operations)
 
-    async def candidates(
-        self, categories: list[QuestionCategory], difficulty: Difficulty
-    ) -> list[QuestionDoc]:
+    async def candidates(self, categories: list[QuestionCategory], difficulty: Difficulty) -> list[QuestionDoc]:
         """Every bank question in the given categories, the wanted difficulty first."""
         wanted = set(categories)
         documents = [q for q in await self.all() if q.category in wanted]

@@ -35,9 +35,7 @@ class SessionRepository:
         )
         return SessionDoc.model_validate(document) if document else None
 
-    async def update_if(
-        self, session_id: str, condition: dict[str, Any], update: dict[str, Any]
-    ) -> SessionDoc | None:
+    async def update_if(self, session_id: str, condition: dict[str, Any], update: dict[str, Any]) -> SessionDoc | None:
         """Apply `update` only when the session matches `condition`; None when it did not."""
         document = await self._collection.find_one_and_update(
             {"sessionId": session_id, **condition}, update, return_document=ReturnDocument.AFTER
@@ -56,9 +54,7 @@ class SessionRepository:
             raise LookupError(session_id)
         return int(document["lastSeq"])
 
-    async def list(
-        self, query: dict[str, Any], limit: int, before: tuple[datetime, str] | None
-    ) -> list[SessionDoc]:
+    async def list(self, query: dict[str, Any], limit: int, before: tuple[datetime, str] | None) -> list[SessionDoc]:
         """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item."""
         if before is not None:
             started_at, session_id = before

@@ -11,7 +11,9 @@ async def test_recruiter_creates_and_candidate_reads(client: httpx.AsyncClient) 
     application = await create_application(client, question_count=4, categories=["technical"], difficulty="senior")
     assert application["id"].startswith("app_")
     assert application["interview"]["questionCount"] == 4
-    response = await client.get(f"/api/applications/{application['id']}", headers=auth(user_token(application["candidateId"])))
+    response = await client.get(
+        f"/api/applications/{application['id']}", headers=auth(user_token(application["candidateId"]))
+    )
     assert response.status_code == 200
     assert response.json()["jobTitle"] == "Backend Engineer"
 
@@ -41,7 +43,12 @@ async def test_explicit_id_and_duplicate(client: httpx.AsyncClient) -> None:
 
 async def test_invalid_settings_are_rejected(client: httpx.AsyncClient) -> None:
     headers = auth(user_token("r", "recruiter"))
-    for interview in ({"questionCount": 0}, {"questionCount": 21}, {"categories": ["astrology"]}, {"difficulty": "guru"}):
+    for interview in (
+        {"questionCount": 0},
+        {"questionCount": 21},
+        {"categories": ["astrology"]},
+        {"difficulty": "guru"},
+    ):
         body = {"candidateId": "c", "candidateName": "C", "jobTitle": "J", "interview": interview}
         response = await client.post("/api/applications", json=body, headers=headers)
         assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR", interview

@@ -71,7 +71,10 @@ def _start_cli(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "AUTH_JWT_SECRET", "SESSION_TOKEN_SECRET")}
     return subprocess.Popen(
         [sys.executable, "-m", "server.cli", "--port", str(port), "--data-dir", str(data_dir), "--seed-demo"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -98,11 +101,16 @@ def test_cli_runs_embedded_store_keeps_data_and_cleans_up(tmp_path: Path) -> Non
         # The development secret was persisted, so a token minted by `interview-server token` is valid.
         token = subprocess.run(
             [sys.executable, "-m", "server.cli", "token", "--sub", "cand_demo", "--data-dir", str(tmp_path)],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         created = httpx.post(
-            f"http://127.0.0.1:{port}/api/interview/start-session", json={"applicationId": "app_demo"},
-            headers=auth(token), timeout=10,
+            f"http://127.0.0.1:{port}/api/interview/start-session",
+            json={"applicationId": "app_demo"},
+            headers=auth(token),
+            timeout=10,
         )
         assert created.status_code == 201
         session_id = created.json()["sessionId"]
@@ -115,8 +123,10 @@ def test_cli_runs_embedded_store_keeps_data_and_cleans_up(tmp_path: Path) -> Non
     try:
         _wait_ready(port, process)
         again = httpx.post(
-            f"http://127.0.0.1:{port}/api/interview/start-session", json={"applicationId": "app_demo"},
-            headers=auth(token), timeout=10,
+            f"http://127.0.0.1:{port}/api/interview/start-session",
+            json={"applicationId": "app_demo"},
+            headers=auth(token),
+            timeout=10,
         )
         assert again.status_code == 200 and again.json()["sessionId"] == session_id  # the data survived
         store_pid = _children(process.pid)[0]
@@ -132,7 +142,11 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
         env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-m", "server.cli", "--port", str(free_port()), "--data-dir", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "SESSION_TOKEN_SECRET" in result.stderr + result.stdout
@@ -142,7 +156,11 @@ def test_explicit_secrets_are_used(tmp_path: Path) -> None:
     env = {**os.environ, "AUTH_JWT_SECRET": USER_SECRET, "SESSION_TOKEN_SECRET": SESSION_SECRET}
     result = subprocess.run(
         [sys.executable, "-m", "server.cli", "token", "--sub", "c1", "--role", "admin", "--data-dir", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip().count(".") == 2
     assert not (tmp_path / "secrets.json").exists()

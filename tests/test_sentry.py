@@ -53,7 +53,7 @@ def sentry_sink() -> Iterator[tuple[str, EnvelopeSink]]:
     sink = EnvelopeSink()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             encoding = self.headers.get("Content-Encoding", "")
             if encoding == "gzip":
@@ -94,11 +94,15 @@ async def test_start_session_event_carries_session_tag(
             assert response.status_code == 201
             session_id = response.json()["sessionId"]
             message = sink.wait_for(
-                lambda item: item.get("message") == "interview.session.started"
-                or (item.get("logentry") or {}).get("message") == "interview.session.started"
+                lambda item: (
+                    item.get("message") == "interview.session.started"
+                    or (item.get("logentry") or {}).get("message") == "interview.session.started"
+                )
             )
             transaction = sink.wait_for(
-                lambda item: item.get("type") == "transaction" and (item.get("tags") or {}).get("session_id") == session_id
+                lambda item: (
+                    item.get("type") == "transaction" and (item.get("tags") or {}).get("session_id") == session_id
+                )
             )
     assert message is not None, "no interview.session.started event reached the DSN host"
     assert message["tags"]["session_id"] == session_id

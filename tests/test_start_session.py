@@ -19,7 +19,11 @@ async def test_creates_session_and_returns_token(client: httpx.AsyncClient) -> N
     uuid.UUID(body["sessionId"], version=4)
     assert body["resumed"] is False
     assert body["expiresAt"].endswith("Z")
-    assert body["application"] == {"id": application["id"], "jobTitle": "Backend Engineer", "candidateName": "Test Candidate"}
+    assert body["application"] == {
+        "id": application["id"],
+        "jobTitle": "Backend Engineer",
+        "candidateName": "Test Candidate",
+    }
     assert body["currentQuestion"]["number"] == 1 and body["currentQuestion"]["total"] == 3
 
 
@@ -97,7 +101,9 @@ async def test_malformed_inputs_are_validation_errors(client: httpx.AsyncClient)
 async def test_unknown_and_foreign_applications_are_the_same_404(client: httpx.AsyncClient) -> None:
     application = await create_application(client)
     stranger = auth(user_token(unique("cand")))
-    foreign = await client.post("/api/interview/start-session", json={"applicationId": application["id"]}, headers=stranger)
+    foreign = await client.post(
+        "/api/interview/start-session", json={"applicationId": application["id"]}, headers=stranger
+    )
     missing = await client.post("/api/interview/start-session", json={"applicationId": "app_missing"}, headers=stranger)
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json() == missing.json()
@@ -115,7 +121,9 @@ async def test_unauthorized_without_valid_user_token(client: httpx.AsyncClient) 
         auth(session["token"]),  # a session token is not a user token
     ]
     for headers in attempts:
-        response = await client.post("/api/interview/start-session", json={"applicationId": application["id"]}, headers=headers)
+        response = await client.post(
+            "/api/interview/start-session", json={"applicationId": application["id"]}, headers=headers
+        )
         assert response.status_code == 401, headers
         assert response.json()["code"] == "UNAUTHORIZED"
 

@@ -62,7 +62,9 @@ async def test_rate_limit_holds_across_server_processes(
             assert (await start_session(second_process, application)).status_code == 429
 
 
-async def test_forwarded_for_is_used_only_from_trusted_proxy(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
+async def test_forwarded_for_is_used_only_from_trusted_proxy(
+    strict_server: ServerProcess, strict: httpx.AsyncClient
+) -> None:
     application = await create_application(strict)
     response = await strict.post(
         "/api/interview/start-session",
@@ -80,7 +82,9 @@ async def test_forwarded_for_is_used_only_from_trusted_proxy(strict_server: Serv
     assert stored["metadata"]["ipAddress"] == "203.0.113.9"
 
 
-async def test_completed_application_answers_already_completed(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
+async def test_completed_application_answers_already_completed(
+    strict_server: ServerProcess, strict: httpx.AsyncClient
+) -> None:
     application = await create_application(strict)
     mongo = AsyncMongoClient(strict_server.mongodb_url)
     try:

@@ -69,11 +69,20 @@ ROUTES = [
 
 OPERATIONS = [
     Operation(
-        "POST", "/api/applications", "Create an application (recruiter or admin)", {201: ApplicationOut},
-        request=CreateApplicationRequest, errors=(400, 401, 403, 409, 413, 503), tags=("applications",),
+        "POST",
+        "/api/applications",
+        "Create an application (recruiter or admin)",
+        {201: ApplicationOut},
+        request=CreateApplicationRequest,
+        errors=(400, 401, 403, 409, 413, 503),
+        tags=("applications",),
     ),
     Operation(
-        "GET", "/api/applications/{applicationId}", "Read an application (its candidate, or staff)",
-        {200: ApplicationOut}, errors=(401, 404, 503), tags=("applications",),
+        "GET",
+        "/api/applications/{applicationId}",
+        "Read an application (its candidate, or staff)",
+        {200: ApplicationOut},
+        errors=(401, 404, 503),
+        tags=("applications",),
     ),
 ]

@@ -31,7 +31,9 @@ async def start_session(request: Request) -> JSONResponse:
             raise rate_limited(decision.retry_after_seconds)
         client = body.metadata
         metadata = SessionMetadata(
-            user_agent=(client.user_agent if client and client.user_agent else request.headers.get("user-agent", ""))[:512],
+            user_agent=(client.user_agent if client and client.user_agent else request.headers.get("user-agent", ""))[
+                :512
+            ],
             ip_address=client_ip(request),
             device_type=(client.device_type if client and client.device_type else DeviceType.DESKTOP),
             network_quality=client.network_quality if client else None,
@@ -56,10 +58,16 @@ async def start_session(request: Request) -> JSONResponse:
         expires_at=issued.expires_at,
         resumed=not outcome.created,
         status=session.status.value,
-        application={"id": application.id, "job_title": application.job_title, "candidate_name": application.candidate_name},
+        application={
+            "id": application.id,
+            "job_title": application.job_title,
+            "candidate_name": application.candidate_name,
+        },
         current_question=question_payload(question, len(session.questions)) if question and session.is_active else None,
     )
-    return JSONResponse(response.to_wire(), status_code=201 if outcome.created else 200, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        response.to_wire(), status_code=201 if outcome.created else 200, headers={"Cache-Control": "no-store"}
+    )
 
 
 ROUTES = [Route("/api/interview/start-session", start_session, methods=["POST"])]

@@ -84,8 +84,13 @@ class EventLog:
             now = datetime.now(UTC)
             events = [
                 EventDoc(
-                    session_id=session_id, seq=i + 1, type=type_, ts=now, payload=payload,
-                    source=EventSource.SERVER, received_at=now,
+                    session_id=session_id,
+                    seq=i + 1,
+                    type=type_,
+                    ts=now,
+                    payload=payload,
+                    source=EventSource.SERVER,
+                    received_at=now,
                 )
                 for i, (type_, payload) in enumerate(entries)
             ]
@@ -100,8 +105,13 @@ class EventLog:
             now = datetime.now(UTC)
             seq = await self._sessions.allocate_seq(session_id, 1, now)
             event = EventDoc(
-                session_id=session_id, seq=seq, type=type_, ts=now, payload=payload,
-                source=EventSource.SERVER, received_at=now,
+                session_id=session_id,
+                seq=seq,
+                type=type_,
+                ts=now,
+                payload=payload,
+                source=EventSource.SERVER,
+                received_at=now,
             )
             await self._events.insert_many([event])
             self._hub.publish(event)
@@ -129,8 +139,13 @@ class EventLog:
             last = await self._sessions.allocate_seq(session_id, len(fresh), now)
             documents = [
                 EventDoc(
-                    session_id=session_id, seq=last - len(fresh) + i + 1, type=e.type, ts=e.ts,
-                    payload=e.payload, source=EventSource.CLIENT, client_event_id=e.client_event_id,
+                    session_id=session_id,
+                    seq=last - len(fresh) + i + 1,
+                    type=e.type,
+                    ts=e.ts,
+                    payload=e.payload,
+                    source=EventSource.CLIENT,
+                    client_event_id=e.client_event_id,
                     received_at=now,
                 )
                 for i, e in enumerate(fresh)

@@ -14,6 +14,12 @@ def _closeness(question: QuestionDoc, wanted: Difficulty) -> int:
     return abs(_LEVELS.index(question.difficulty) - _LEVELS.index(wanted))
 
 
+def _role_rank(question: QuestionDoc, role: str | None) -> int:
+    if role and role in question.tags:
+        return 0
+    return 1 if "general" in question.tags else 2
+
+
 def select_questions(bank: list[QuestionDoc], settings: InterviewSettings, seed: str) -> list[QuestionSnapshot]:
     """Pick `question_count` questions, balanced across the wanted categories.
 
@@ -31,8 +37,7 @@ def select_questions(bank: list[QuestionDoc], settings: InterviewSettings, seed:
     for category in settings.categories:
         pool = by_category.get(category.value, [])
         rng.shuffle(pool)
-        role_rank = (lambda q: 0 if settings.role and settings.role in q.tags else 1 if "general" in q.tags else 2)
-        pool.sort(key=lambda q: (_closeness(q, settings.difficulty), role_rank(q)))
+        pool.sort(key=lambda q: (_closeness(q, settings.difficulty), _role_rank(q, settings.role)))
         if pool:
             pools.append(pool)
     chosen: list[QuestionDoc] = []
@@ -42,8 +47,13 @@ def select_questions(bank: list[QuestionDoc], settings: InterviewSettings, seed:
                 chosen.append(pool.pop(0))
     return [
         QuestionSnapshot(
-            id=q.id, number=i + 1, text=q.text, category=q.category, difficulty=q.difficulty,
-            time_limit_seconds=q.time_limit_seconds, expected_answer_points=q.expected_answer_points,
+            id=q.id,
+            number=i + 1,
+            text=q.text,
+            category=q.category,
+            difficulty=q.difficulty,
+            time_limit_seconds=q.time_limit_seconds,
+            expected_answer_points=q.expected_answer_points,
         )
         for i, q in enumerate(chosen)
     ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from storage.models import SessionStatus
 from server.errors import AppError, ErrorCode
+from storage.models import SessionStatus
 
 _S = SessionStatus
 
