@@ -79,11 +79,12 @@ async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency:
     async def one(app: str, cand: str) -> None:
         async with semaphore:
             now = datetime.now(UTC)
-            hit = uuid.uuid4().hex
-            await db.rateLimits.insert_one(
-                {"_id": hit, "key": f"bare:{app}", "at": now, "expiresAt": now + timedelta(minutes=10)}
+            room_left = [{"hits.2": {"$exists": False}}, {"hits.0": {"$lte": now - timedelta(minutes=10)}}]
+            await db.rateLimits.update_one(
+                {"_id": f"bare:{app}", "$or": room_left},
+                {"$push": {"hits": {"$each": [now], "$slice": -3}}, "$set": {"expiresAt": now + timedelta(minutes=10)}},
+                upsert=True,
             )
-            await db.rateLimits.find({"key": f"bare:{app}", "at": {"$gt": now - timedelta(minutes=10)}}).to_list()
             await db.applications.find_one({"_id": app})
             await db.interviewSessions.find_one({"applicationId": app, "status": {"$in": ["in_progress", "paused"]}})
             sid = str(uuid.uuid4())

@@ -44,7 +44,6 @@ APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateI
 QUESTION_INDEXES = [IndexModel([("category", ASCENDING), ("difficulty", ASCENDING)], name="category_difficulty")]
 
 RATE_LIMIT_INDEXES = [
-    IndexModel([("key", ASCENDING), ("at", ASCENDING)], name="key_at"),
     IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0, name="expiresAt_ttl"),
 ]
 

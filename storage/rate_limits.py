@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,13 @@ class RateDecision:
 
 
 class RateLimiter:
-    """Each hit is a document; a hit is allowed while the window holds at most `limit` hits.
+    """One document per key holding the times of its last `limit` allowed hits.
 
-    Hits are recorded before counting, so concurrent requests can only over-count
-    (deny a little early), never let more than `limit` through. Denied hits are
-    removed again so retrying does not extend the penalty.
+    A hit is allowed when fewer than `limit` hits are recorded or the oldest of
+    them has left the window; allowing and recording is one atomic conditional
+    upsert, so concurrent requests (in any process) can never let more than
+    `limit` through. Denied hits are not recorded, so retrying does not extend
+    the wait. The allowed path costs one round trip.
     """
 
     def __init__(self, collection: AsyncCollection) -> None:
@@ -28,17 +30,19 @@ class RateLimiter:
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
         now = datetime.now(UTC)
-        window_start = now - timedelta(seconds=window_seconds)
-        hit_id = uuid.uuid4().hex
-        await self._collection.insert_one(
-            {"_id": hit_id, "key": key, "at": now, "expiresAt": now + timedelta(seconds=window_seconds)}
-        )
-        cursor = self._collection.find({"key": key, "at": {"$gt": window_start}}, {"at": 1}).sort("at", 1)
-        hits = [doc async for doc in cursor]
-        position = next((i for i, doc in enumerate(hits) if doc["_id"] == hit_id), len(hits))
-        if position < limit:
+        window = timedelta(seconds=window_seconds)
+        room_left = {"$or": [{f"hits.{limit - 1}": {"$exists": False}}, {"hits.0": {"$lte": now - window}}]}
+        try:
+            await self._collection.update_one(
+                {"_id": key, **room_left},
+                {"$push": {"hits": {"$each": [now], "$slice": -limit}}, "$set": {"expiresAt": now + window}},
+                upsert=True,
+            )
             return RateDecision(True)
-        await self._collection.delete_one({"_id": hit_id})
-        oldest = hits[max(0, position - limit)]["at"]
-        retry_after = (oldest + timedelta(seconds=window_seconds) - now).total_seconds()
+        except DuplicateKeyError:
+            # The key exists but has no room: the upsert tried to insert a second document.
+            document = await self._collection.find_one({"_id": key}, {"hits": 1})
+        hits = sorted((document or {}).get("hits", []))
+        oldest = hits[-limit] if len(hits) >= limit else now
+        retry_after = (oldest + window - now).total_seconds()
         return RateDecision(False, max(1, int(retry_after + 0.999)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -115,3 +116,10 @@ async def test_unreachable_store_answers_503_quickly(tmp_path: Path) -> None:
         assert elapsed < 25
     finally:
         server.stop()
+
+
+async def test_concurrent_requests_never_exceed_the_limit(strict: httpx.AsyncClient) -> None:
+    application = await create_application(strict)
+    responses = await asyncio.gather(*(start_session(strict, application) for _ in range(12)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 200, 201] + [429] * 9
