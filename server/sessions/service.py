@@ -19,7 +19,7 @@ from server.errors import AppError, ErrorCode, invalid_application, session_not_
 from server.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
 from server.sessions.questions import select_questions
-from server.sessions.states import TRANSITION_EVENT, check_transition, transition_error
+from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition, transition_error
 from storage.applications import ApplicationRepository
 from storage.models import (
     ACTIVE_STATUSES,
@@ -37,6 +37,13 @@ from storage.sessions import SessionRepository
 logger = logging.getLogger(__name__)
 
 _MAX_TRANSITION_ATTEMPTS = 8
+
+# Client events that ask for a state change (stored first, so a resend is never applied twice).
+_CONTROL_TARGETS = {
+    "session.pause": SessionStatus.PAUSED,
+    "session.resume": SessionStatus.IN_PROGRESS,
+    "session.complete": SessionStatus.COMPLETED,
+}
 
 
 def utcnow() -> datetime:
@@ -61,6 +68,15 @@ class StartOutcome:
     session: SessionDoc
     application: ApplicationDoc
     created: bool
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """A recorded answer: its seq, whether it was a retry, and the session afterwards."""
+
+    session: SessionDoc
+    seq: int
+    duplicate: bool
 
 
 @dataclass
@@ -113,6 +129,27 @@ class SessionService:
             return True
         return principal.role == Role.ADMIN or (principal.is_staff and not write)
 
+    async def list_for(
+        self,
+        principal: Principal,
+        *,
+        statuses: list[SessionStatus] | None = None,
+        application_id: str | None = None,
+        limit: int = 20,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[SessionDoc]:
+        """The sessions `principal` may read, newest first (staff: all; others: their own)."""
+        query: dict[str, Any] = {}
+        if isinstance(principal, SessionPrincipal):
+            query["sessionId"] = principal.session_id
+        elif not principal.is_staff:
+            query["candidateId"] = principal.subject
+        if statuses:
+            query["status"] = {"$in": [s.value for s in statuses]}
+        if application_id is not None:
+            query["applicationId"] = application_id
+        return await self.sessions.list(query, limit, before)
+
     async def application_for(self, principal: UserPrincipal, application_id: str) -> ApplicationDoc:
         """The application if the caller owns it (or is staff); otherwise 404 INVALID_APPLICATION."""
         application = await self.applications.get(application_id)
@@ -151,7 +188,11 @@ class SessionService:
         initial_events: list[tuple[str, dict[str, Any]]] = [
             (
                 "session.started",
-                {"status": SessionStatus.IN_PROGRESS.value, "applicationId": application_id, "questionCount": len(questions)},
+                {
+                    "status": SessionStatus.IN_PROGRESS.value,
+                    "applicationId": application_id,
+                    "questionCount": len(questions),
+                },
             )
         ]
         if first_question is not None:
@@ -191,11 +232,23 @@ class SessionService:
     # ----- state transitions -------------------------------------------------
 
     async def transition(
-        self, session_id: str, target: SessionStatus, *, reason: str | None = None
+        self,
+        session_id: str,
+        target: SessionStatus,
+        *,
+        reason: str | None = None,
+        expected: SessionStatus | None = None,
     ) -> SessionDoc:
-        """Move the session to `target` atomically; raises 400 for illegal moves."""
+        """Move the session to `target` atomically; raises 400 for illegal moves.
+
+        With `expected`, the move happens only from that status: a caller that saw
+        `in_progress` and asked to complete loses (400) to a concurrent pause
+        instead of completing the paused session it never saw.
+        """
         for _ in range(_MAX_TRANSITION_ATTEMPTS):
             session = await self.get(session_id)
+            if expected is not None and session.status != expected:
+                raise transition_error(session.status, target, expected=expected)
             check_transition(session.status, target)
             now = utcnow()
             changes = self._transition_changes(session, target, now)
@@ -243,14 +296,25 @@ class SessionService:
             changes["connectedUntil"] = None
         return changes
 
-    async def pause(self, session_id: str) -> SessionDoc:
-        return await self.transition(session_id, SessionStatus.PAUSED)
+    async def pause(self, session_id: str, *, expected: SessionStatus | None = None) -> SessionDoc:
+        return await self.transition(session_id, SessionStatus.PAUSED, expected=expected)
 
-    async def resume(self, session_id: str) -> SessionDoc:
-        return await self.transition(session_id, SessionStatus.IN_PROGRESS)
+    async def resume(self, session_id: str, *, expected: SessionStatus | None = None) -> SessionDoc:
+        return await self.transition(session_id, SessionStatus.IN_PROGRESS, expected=expected)
 
-    async def complete(self, session_id: str, *, reason: str | None = None) -> SessionDoc:
-        return await self.transition(session_id, SessionStatus.COMPLETED, reason=reason)
+    async def complete(
+        self, session_id: str, *, reason: str | None = None, expected: SessionStatus | None = None
+    ) -> SessionDoc:
+        return await self.transition(session_id, SessionStatus.COMPLETED, reason=reason, expected=expected)
+
+    async def fail(self, session_id: str, *, reason: str) -> SessionDoc:
+        """Move a non-terminal session to `error` after a server-side failure."""
+        return await self.transition(session_id, SessionStatus.ERROR, reason=reason)
+
+    def require_active(self, session: SessionDoc) -> None:
+        """Raise the 400 a terminal session answers to anything that would change it."""
+        if session.status in TERMINAL_STATUSES:
+            raise self._closed_error(session)
 
     async def _summary(self, session: SessionDoc) -> dict[str, Any]:
         counts = await self.event_log.count_by_type(session.session_id)
@@ -328,6 +392,40 @@ class SessionService:
     async def timeout_question(self, session_id: str, number: int) -> SessionDoc:
         return await self.advance(session_id, number, timed_out=True)
 
+    async def submit_answer(
+        self, session_id: str, answer_id: str, question_id: str, payload: dict[str, Any]
+    ) -> AnswerOutcome:
+        """Record the answer to the current question (an `answer.submit` event) and advance.
+
+        Idempotent by `answer_id`: a retry answers with the stored seq, whatever
+        the session has done since. A new answer needs an in-progress session and
+        must name the question being asked (400 QUESTION_MISMATCH otherwise).
+        """
+        session = await self.get(session_id)
+        known = await self.event_log.known_client_ids(session_id, [answer_id])
+        if answer_id in known:
+            return AnswerOutcome(session, known[answer_id], duplicate=True)
+        self.require_active(session)
+        if session.status != SessionStatus.IN_PROGRESS:
+            raise AppError(
+                400,
+                ErrorCode.SESSION_NOT_ACTIVE,
+                "Session is paused; resume it first",
+                {"status": session.status.value},
+            )
+        question = session.current_question()
+        if question is None or question.id != question_id:
+            raise AppError(
+                400,
+                ErrorCode.QUESTION_MISMATCH,
+                "The answer does not name the question being asked",
+                {"questionId": question_id, "currentQuestionId": question.id if question else None},
+            )
+        event = NewClientEvent(client_event_id=answer_id, type="answer.submit", ts=utcnow(), payload=payload)
+        outcome = await self.ingest_client_events(session_id, [event])
+        seq = outcome.append.seq_by_client_id[answer_id]
+        return AnswerOutcome(await self.get(session_id), seq, duplicate=not outcome.append.accepted)
+
     # ----- client events ------------------------------------------------------
 
     async def ingest_client_events(self, session_id: str, events: list[NewClientEvent]) -> IngestOutcome:
@@ -343,14 +441,14 @@ class SessionService:
             ended_at = session.completed_at or session.updated_at
             if utcnow() > ended_at + self.late_upload_grace:
                 raise self._closed_error(session)
-            late = [e for e in events if e.ts <= ended_at]
-            rejected = [e.client_event_id for e in events if e.ts > ended_at]
-            if not late and events:
-                # Already-stored retries are still answered as duplicates, never as errors.
-                known = await self.event_log.known_client_ids(session_id, rejected)
-                if len(known) < len(set(rejected)):
-                    raise self._closed_error(session)
-            events = late
+            # Already-stored retries are answered as duplicates whatever their ts, never refused.
+            known = await self.event_log.known_client_ids(session_id, [e.client_event_id for e in events])
+            acceptable = [e for e in events if e.client_event_id in known or e.ts <= ended_at]
+            too_late = (e.client_event_id for e in events if e.client_event_id not in known and e.ts > ended_at)
+            rejected = list(dict.fromkeys(too_late))
+            if events and not acceptable:
+                raise self._closed_error(session)
+            events = acceptable
         append = await self.event_log.append_client(session_id, events)
         if session.status in ACTIVE_STATUSES:
             for event in append.accepted:
@@ -368,6 +466,10 @@ class SessionService:
 
     async def _apply_effect(self, session_id: str, event: EventDoc) -> None:
         """Answers and `question.next` advance the flow when they name the current question."""
+        target = _CONTROL_TARGETS.get(event.type)
+        if target is not None:
+            await self._apply_control(session_id, target)
+            return
         if event.type not in ("answer.submit", "question.next"):
             return
         session = await self.get(session_id)
@@ -384,6 +486,17 @@ class SessionService:
                 {"answerId": event.client_event_id, "questionId": question.id, "number": question.number},
             )
         await self.advance(session_id, question.number)
+
+    async def _apply_control(self, session_id: str, target: SessionStatus) -> None:
+        """A client's pause/resume/complete: made when legal now, otherwise nothing (the state says why)."""
+        session = await self.get(session_id)
+        if session.status == target or target not in ALLOWED[session.status]:
+            return
+        try:
+            await self.transition(session_id, target, reason="client", expected=session.status)
+        except AppError as error:  # moved concurrently: the session reports its own state
+            if error.code not in (ErrorCode.INVALID_TRANSITION, ErrorCode.SESSION_ALREADY_COMPLETED):
+                raise
 
     # ----- connection tracking and housekeeping ------------------------------
 

@@ -30,16 +30,22 @@ def sources_for(target: SessionStatus) -> list[SessionStatus]:
     return [source for source, targets in ALLOWED.items() if target in targets]
 
 
-def transition_error(current: SessionStatus, target: SessionStatus) -> AppError:
-    """The error for an illegal move; a completed session gets its own code."""
+def transition_error(
+    current: SessionStatus, target: SessionStatus, *, expected: SessionStatus | None = None
+) -> AppError:
+    """The error for an illegal move; a completed session gets its own code.
+
+    `expected` is the status the caller required (and did not find): it is echoed
+    in the details so the caller can tell a lost race from a plain illegal move.
+    """
     if current == _S.COMPLETED:
         return AppError(400, ErrorCode.SESSION_ALREADY_COMPLETED, "Session is already completed")
-    return AppError(
-        400,
-        ErrorCode.INVALID_TRANSITION,
-        f"Cannot move a session from {current.value} to {target.value}",
-        {"from": current.value, "to": target.value},
-    )
+    details = {"from": current.value, "to": target.value}
+    message = f"Cannot move a session from {current.value} to {target.value}"
+    if expected is not None:
+        details["expected"] = expected.value
+        message = f"Session is {current.value}, not {expected.value}"
+    return AppError(400, ErrorCode.INVALID_TRANSITION, message, details)
 
 
 def check_transition(current: SessionStatus, target: SessionStatus) -> None:

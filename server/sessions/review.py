@@ -1,0 +1,122 @@
+"""A session's answers and transcripts grouped by question, derived from its event log. Pure."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from storage.models import CamelModel, EventDoc, QuestionSnapshot, SessionDoc
+
+# The event types a review reads; everything else only counts in the summary.
+REVIEW_EVENT_TYPES = ["question", "answer.submit", "answer.recorded", "transcript", "transcript.final"]
+
+
+class AnswerReview(CamelModel):
+    answer_id: str | None
+    seq: int
+    submitted_at: datetime
+    text: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    recorded: bool = Field(description="The server counted it as the answer to the question it was asking")
+
+
+class TranscriptReview(CamelModel):
+    seq: int
+    ts: datetime
+    text: str
+    start_ms: int | None = None
+    end_ms: int | None = None
+    final: bool
+    source: str = Field(description="`client` (browser recogniser) or `server` (server-side transcription)")
+
+
+class ReviewActivity(CamelModel):
+    answers: list[AnswerReview] = Field(default_factory=list)
+    transcripts: list[TranscriptReview] = Field(default_factory=list)
+
+
+class QuestionReview(QuestionSnapshot):
+    """A question as asked in the session, with what the candidate said and submitted."""
+
+    expected_answer_points: list[str] | None = Field(default=None, description="Staff only")  # type: ignore[assignment]
+    asked: bool
+    answers: list[AnswerReview] = Field(default_factory=list)
+    transcripts: list[TranscriptReview] = Field(default_factory=list)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _answer(event: EventDoc, recorded_ids: set[str]) -> AnswerReview:
+    payload = event.payload
+    return AnswerReview(
+        answer_id=event.client_event_id,
+        seq=event.seq,
+        submitted_at=event.ts,
+        text=payload.get("text"),
+        started_at=payload.get("startedAt"),
+        ended_at=payload.get("endedAt"),
+        recorded=event.client_event_id in recorded_ids,
+    )
+
+
+def _transcript(event: EventDoc) -> TranscriptReview:
+    payload = event.payload
+    return TranscriptReview(
+        seq=event.seq,
+        ts=event.ts,
+        text=str(payload.get("text", "")),
+        start_ms=_int_or_none(payload.get("startMs")),
+        end_ms=_int_or_none(payload.get("endMs")),
+        final=event.type == "transcript.final" or bool(payload.get("final", True)),
+        source=event.source.value,
+    )
+
+
+def _asked_at(events: list[EventDoc]) -> tuple[list[datetime], list[str]]:
+    """When each question was asked (ascending), from the server's `question` events."""
+    asked = sorted((e.ts, str(e.payload.get("id", ""))) for e in events if e.type == "question")
+    return [ts for ts, _ in asked], [question_id for _, question_id in asked]
+
+
+def build_review(
+    session: SessionDoc, events: list[EventDoc], *, include_expected: bool
+) -> tuple[list[QuestionReview], ReviewActivity]:
+    """Group `events` (ascending seq) by question of `session`.
+
+    Answers belong to the question their payload names. A transcript without a
+    `questionId` belongs to the question being asked at its `ts` (the latest
+    `question` event at or before it; the first question if it is earlier than
+    all of them). By `ts`, not by seq, so late uploads from an offline client
+    land where they were said. Anything naming no question of the session lands
+    in the second, "unassigned" result.
+    """
+    reviews = {
+        q.id: QuestionReview(
+            **q.model_dump(exclude={"expected_answer_points"}),
+            expected_answer_points=list(q.expected_answer_points) if include_expected else None,
+            asked=q.number <= session.asked_question_number,
+        )
+        for q in session.questions
+    }
+    unassigned = ReviewActivity()
+    recorded_ids = {
+        str(e.payload.get("answerId")) for e in events if e.type == "answer.recorded" and e.payload.get("answerId")
+    }
+    asked_times, asked_ids = _asked_at(events)
+    for event in events:
+        if event.type == "answer.submit":
+            question = reviews.get(str(event.payload.get("questionId", "")))
+            (question or unassigned).answers.append(_answer(event, recorded_ids))
+        elif event.type in ("transcript", "transcript.final"):
+            question_id = event.payload.get("questionId")
+            if not question_id and asked_ids:
+                question_id = asked_ids[max(0, bisect.bisect_right(asked_times, event.ts) - 1)]
+            question = reviews.get(str(question_id or ""))
+            (question or unassigned).transcripts.append(_transcript(event))
+    return sorted(reviews.values(), key=lambda r: r.number), unassigned
