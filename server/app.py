@@ -21,6 +21,9 @@ from server.demo import seed_demo
 from server.errors import AppError, ErrorCode, storage_unavailable
 from server.openapi import Operation, build_openapi
 from server.routes import applications, health, start_session
+from server.routes import offline_pack, pages
+from server.routes import analytics, session_actions, session_events, sessions
+from server.routes import recording
 from storage import ensure_indexes, load_packaged_bank
 
 logger = logging.getLogger(__name__)
@@ -95,7 +98,14 @@ async def _sweep_abandoned(ctx: AppContext) -> None:
 
 
 def collect_routes() -> tuple[list[BaseRoute], list[Operation]]:
+    # Imported here: realtime/ builds on server/, whose package __init__ imports this module.
+    from realtime.channel import endpoint as ws_endpoint
+
     modules = [health, applications, start_session]
+    modules += [offline_pack, pages]
+    modules += [sessions, session_actions, session_events, analytics]
+    modules += [recording]
+    modules += [ws_endpoint]
     routes: list[BaseRoute] = []
     operations: list[Operation] = []
     for module in modules:
@@ -106,7 +116,13 @@ def collect_routes() -> tuple[list[BaseRoute], list[Operation]]:
 
 def create_app(settings: Settings) -> Starlette:
     """Build the app for `settings` (MONGODB_URL and secrets already resolved)."""
+    from realtime.channel import Channel
+    from realtime.webrtc import MediaRuntime, webrtc_hook_factory
+
     ctx = AppContext.build(settings)
+    channel = Channel(ctx)
+    media = MediaRuntime.from_settings(settings)
+    channel.add_hook(webrtc_hook_factory(media))
     routes, operations = collect_routes()
     openapi_document = build_openapi(operations, _app_version())
 
@@ -123,8 +139,11 @@ def create_app(settings: Settings) -> Starlette:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(ctx), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(ctx), name="abandon-sweeper"))
+            media.start()
             yield
         finally:
+            channel.close_all()
+            await media.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -143,5 +162,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.context = ctx
+    app.state.channel = channel
+    app.state.media = media
     app.state.operations = operations
     return app

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Media and transcription.
     ice_servers: str = "[]"
+    # Local addresses offered as ICE host candidates; empty = every interface.
+    media_host_addresses: Annotated[list[str], NoDecode] = Field(default_factory=list)
     transcriber: Literal["whisper", "none"] = "none"
     whisper_model: str | None = None
     transcribe_workers: int = Field(default=2, ge=1, le=32)
@@ -82,7 +84,7 @@ class Settings(BaseSettings):
 
     seed_demo: bool = False
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "media_host_addresses", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)

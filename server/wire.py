@@ -95,3 +95,5 @@ class ApplicationOut(CamelModel):
 
 class HealthOut(CamelModel):
     status: str = Field(examples=["ok"])
+    live_connections: int | None = Field(default=None, description="Open interview WebSockets in this process.")
+    media_sessions: int | None = Field(default=None, description="Open WebRTC media sessions in this process.")

@@ -138,3 +138,45 @@ async def start_session(client: httpx.AsyncClient, application: dict[str, Any], 
         json={"applicationId": application["id"], **extra},
         headers=auth(user_token(application["candidateId"])),
     )
+
+
+@dataclass
+class Interview:
+    """A started session (through the real API) and the application it belongs to."""
+
+    application: dict[str, Any]
+    session_id: str
+    token: str
+    start: dict[str, Any]
+
+
+async def start_interview(client: httpx.AsyncClient, **interview: Any) -> Interview:
+    """A fresh application (with `interview` settings) and its freshly started session."""
+    application = await create_application(client, **interview)
+    response = await start_session(client, application)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Interview(application, body["sessionId"], body["token"], body)
+
+
+@contextlib.asynccontextmanager
+async def store_of(server: ServerProcess) -> Any:
+    """The server's database in the wire-protocol store, for checking what was persisted."""
+    from pymongo import AsyncMongoClient
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(server.mongodb_url, tz_aware=True)
+    try:
+        yield mongo[server.env["MONGODB_DB"]]
+    finally:
+        await mongo.close()
+
+
+async def set_time_limits(database: Any, session_id: str, seconds: int) -> None:
+    """Shorten every question's time limit of one session (test data set-up in the real store).
+
+    The bank's limits are minutes long; the server times questions from the session
+    document, so this makes `question.timeout` happen within a test's time.
+    """
+    session = await database.interviewSessions.find_one({"sessionId": session_id})
+    questions = [{**q, "timeLimitSeconds": seconds} for q in session["questions"]]
+    await database.interviewSessions.update_one({"sessionId": session_id}, {"$set": {"questions": questions}})

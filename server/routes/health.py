@@ -12,8 +12,15 @@ from server.openapi import Operation
 from server.wire import HealthOut
 
 
-async def healthz(_request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+async def healthz(request: Request) -> JSONResponse:
+    state = request.app.state
+    return JSONResponse(
+        {
+            "status": "ok",
+            "liveConnections": state.channel.live_connections,
+            "mediaSessions": len(state.media.sessions),
+        }
+    )
 
 
 async def readyz(request: Request) -> JSONResponse:

@@ -65,12 +65,25 @@ class NamedEventPayload(ClientPayload):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class SessionControlPayload(ClientPayload):
+    """The candidate pauses, resumes or ends the interview (`session.pause/resume/complete`).
+
+    Stored like every client event, so a resent request is recognised by its id and
+    never applied twice; the service then moves the session if the move is legal.
+    """
+
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
 CLIENT_EVENT_TYPES: dict[str, type[ClientPayload]] = {
     "transcript": TranscriptPayload,
     "answer.start": AnswerStartPayload,
     "answer.submit": AnswerSubmitPayload,
     "question.next": QuestionNextPayload,
     "event": NamedEventPayload,
+    "session.pause": SessionControlPayload,
+    "session.resume": SessionControlPayload,
+    "session.complete": SessionControlPayload,
 }
 
 

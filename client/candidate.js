@@ -1,0 +1,468 @@
+/**
+ * The candidate page: device check, start, questions with a countdown, the live
+ * transcript, the connection indicator, offline mode and the completion screen.
+ *
+ * The hiring platform opens `/interview/{applicationId}#token=<user token>`. The
+ * fragment never reaches the server; this script moves the token to sessionStorage
+ * and removes it from the address bar at once.
+ * @module candidate
+ */
+
+import { InterviewClient } from "./interview-client.js";
+
+const TOKEN_KEY = "interview.userToken";
+const CACHE_NAME = "interview-shell-v1";
+const SHELL = [
+  "/client/api.js",
+  "/client/candidate.css",
+  "/client/candidate.js",
+  "/client/channel.js",
+  "/client/interview-client.js",
+  "/client/offline-store.js",
+  "/client/fallback-questions.js",
+  "/client/local-recorder.js",
+  "/client/uploader.js",
+];
+const CONNECTION_TEXT = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  online: "Online",
+  reconnecting: "Reconnecting…",
+  waiting: "Waiting to retry…",
+  offline: "Offline",
+  syncing: "Uploading…",
+  closed: "Disconnected",
+};
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const ui = {
+  jobTitle: $("job-title"),
+  connection: $("connection"),
+  connectionText: $("connection-text"),
+  banner: $("offline-banner"),
+  bannerDetail: $("offline-detail"),
+  message: $("message"),
+  tokenSection: $("token-section"),
+  tokenForm: /** @type {HTMLFormElement} */ ($("token-form")),
+  tokenInput: /** @type {HTMLInputElement} */ ($("token-input")),
+  setup: $("setup"),
+  setupSummary: $("setup-summary"),
+  deviceStatus: $("device-status"),
+  micLevel: /** @type {HTMLMeterElement} */ ($("mic-level")),
+  cameraPreview: /** @type {HTMLVideoElement} */ ($("camera-preview")),
+  deviceCheck: /** @type {HTMLButtonElement} */ ($("device-check")),
+  start: /** @type {HTMLButtonElement} */ ($("start")),
+  interview: $("interview"),
+  questionNumber: $("question-number"),
+  questionText: $("question-text"),
+  countdown: $("countdown"),
+  answerForm: /** @type {HTMLFormElement} */ ($("answer-form")),
+  answer: /** @type {HTMLTextAreaElement} */ ($("answer")),
+  saveStatus: $("save-status"),
+  submit: /** @type {HTMLButtonElement} */ ($("submit-answer")),
+  skip: /** @type {HTMLButtonElement} */ ($("skip")),
+  transcript: $("transcript"),
+  transcriptPartial: $("transcript-partial"),
+  transcriptHint: $("transcript-hint"),
+  end: /** @type {HTMLButtonElement} */ ($("end")),
+  endDialog: /** @type {HTMLDialogElement} */ ($("end-dialog")),
+  confirmEnd: $("confirm-end"),
+  cancelEnd: $("cancel-end"),
+  done: $("done"),
+  doneHeading: $("done-heading"),
+  doneText: $("done-text"),
+};
+
+/** Page-level state that is not the interview's (that lives in the client). */
+const page = {
+  /** @type {InterviewClient | null} */
+  client: null,
+  questionId: /** @type {string | null} */ (null),
+  answerStartedAt: /** @type {string | null} */ (null),
+  deadline: /** @type {number | null} */ (null),
+  mode: "voice",
+  packReady: false,
+  answersSaved: 0,
+  shellReady: false,
+  /** @type {MediaStream | null} */
+  stream: null,
+};
+
+// ----- token --------------------------------------------------------------------
+
+/** Move `#token=` from the address bar to sessionStorage. */
+function takeTokenFromFragment() {
+  if (!location.hash) return;
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get("token");
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(history.state, "", location.pathname + location.search);
+}
+
+/** @returns {string | null} */
+const userToken = () => sessionStorage.getItem(TOKEN_KEY);
+
+/** @returns {string | null} */
+function applicationIdFromPath() {
+  const match = location.pathname.match(/^\/interview\/([A-Za-z0-9_.:-]{1,128})\/?$/);
+  return match ? match[1] : null;
+}
+
+// ----- rendering ----------------------------------------------------------------
+
+/**
+ * Show exactly one of the main sections.
+ * @param {"token" | "setup" | "interview" | "done" | null} name
+ */
+function show(name) {
+  ui.tokenSection.hidden = name !== "token";
+  ui.setup.hidden = name !== "setup";
+  ui.interview.hidden = name !== "interview";
+  ui.done.hidden = name !== "done";
+}
+
+/**
+ * @param {string} text
+ * @param {"error" | "info"} [kind]
+ */
+function showMessage(text, kind = "error") {
+  ui.message.textContent = text;
+  ui.message.className = kind === "info" ? "message info" : "message";
+  ui.message.hidden = !text;
+}
+
+/** @param {string} state */
+function renderConnection(state) {
+  ui.connection.dataset.state = state;
+  ui.connectionText.textContent = CONNECTION_TEXT[state] || state;
+}
+
+/** @param {number | null} deadline */
+function renderCountdown(deadline) {
+  if (!deadline) {
+    ui.countdown.textContent = "--:--";
+    ui.countdown.classList.remove("low");
+    return;
+  }
+  const seconds = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+  const minutes = Math.floor(seconds / 60);
+  ui.countdown.textContent = `${String(minutes).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
+  ui.countdown.classList.toggle("low", seconds <= 30);
+}
+
+/** @param {{question: Object, offline: boolean, deadline: number | null}} detail */
+function renderQuestion({ question, deadline }) {
+  show("interview");
+  ui.questionNumber.textContent = `Question ${question.number} of ${question.total}`;
+  ui.questionText.textContent = question.text;
+  page.deadline = deadline;
+  renderCountdown(deadline);
+  if (page.questionId !== question.id) {
+    const first = page.questionId === null;
+    page.questionId = question.id;
+    page.answerStartedAt = null;
+    ui.answer.value = "";
+    ui.transcript.replaceChildren();
+    ui.transcriptPartial.textContent = "";
+    ui.transcriptHint.hidden = false;
+    setAnswerBusy(false);
+    // Move focus to the new question so keyboard and screen reader users follow along.
+    if (!first || document.activeElement === document.body) ui.questionText.focus();
+  }
+}
+
+/** @param {boolean} busy */
+function setAnswerBusy(busy) {
+  ui.submit.disabled = busy;
+  ui.skip.disabled = busy;
+  ui.answerForm.setAttribute("aria-busy", String(busy));
+}
+
+/**
+ * @param {string} heading
+ * @param {string} text
+ */
+function renderDone(heading, text) {
+  show("done");
+  ui.doneHeading.textContent = heading;
+  ui.doneText.textContent = text;
+  ui.doneHeading.focus();
+}
+
+/** The test suite and people waiting to go offline can see when the page could be reloaded offline. */
+function markOfflineReady() {
+  if (page.packReady && page.shellReady) document.documentElement.dataset.offlineReady = "true";
+}
+
+// ----- client wiring ------------------------------------------------------------
+
+/** @param {InterviewClient} client */
+function wire(client) {
+  client.addEventListener("question", (event) => renderQuestion(event.detail));
+  client.addEventListener("connection", (event) => renderConnection(event.detail.state));
+  client.addEventListener("offline", (event) => {
+    ui.banner.hidden = false;
+    const source = event.detail.source === "fallback" ? " The questions come from a standard set." : "";
+    ui.bannerDetail.textContent =
+      "Your answers are saved on this device and will be uploaded automatically when the connection is back." + source;
+    document.documentElement.dataset.mode = "offline";
+  });
+  client.addEventListener("synced", (event) => {
+    ui.banner.hidden = true;
+    document.documentElement.dataset.mode = "online";
+    document.documentElement.dataset.synced = "true";
+    const { accepted, duplicates } = event.detail;
+    showMessage(`Back online: ${accepted + duplicates} saved item(s) uploaded.`, "info");
+  });
+  client.addEventListener("state", (event) => {
+    const { phase, status, finishedOffline } = event.detail;
+    document.documentElement.dataset.phase = phase;
+    if (phase === "completed") {
+      ui.banner.hidden = true;
+      renderDone("Thank you", "Your interview has been submitted.");
+      renderConnection("closed");
+      stopDevices();
+    } else if (phase === "offline" && finishedOffline) {
+      renderDone(
+        "All done",
+        "Your answers are saved on this device. Keep this page open: they will be uploaded as soon as the connection is back.",
+      );
+    } else if (status === "paused") {
+      showMessage("The interview is paused.", "info");
+    }
+  });
+  client.addEventListener("saved", (event) => {
+    if (event.detail.type !== "answer.submit") return;
+    page.answersSaved += 1;
+    ui.saveStatus.textContent = "Answer saved on this device.";
+  });
+  client.addEventListener("acked", (event) => {
+    if (event.detail.pending === 0 && page.answersSaved) ui.saveStatus.textContent = "Everything is saved on the server.";
+  });
+  client.addEventListener("transcript", (event) => {
+    const { text, final } = event.detail;
+    ui.transcriptHint.hidden = true;
+    if (final) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      ui.transcript.append(item);
+      ui.transcriptPartial.textContent = "";
+    } else {
+      ui.transcriptPartial.textContent = text;
+    }
+  });
+  client.addEventListener("error", (event) => {
+    const { code, message, fatal } = event.detail;
+    showMessage(message, code === "ALREADY_COMPLETED" ? "info" : "error");
+    if (fatal && client.phase !== "online" && client.phase !== "offline") {
+      show(null);
+      ui.start.disabled = false;
+    }
+  });
+}
+
+// ----- device check -------------------------------------------------------------
+
+function stopDevices() {
+  page.stream?.getTracks().forEach((track) => track.stop());
+  page.stream = null;
+}
+
+/** Ask for the microphone (and camera for video interviews) and show a level meter. */
+async function checkDevices() {
+  ui.deviceCheck.disabled = true;
+  ui.deviceStatus.textContent = "Asking for permission…";
+  try {
+    stopDevices();
+    const video = page.mode === "video";
+    page.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
+    if (video) {
+      ui.cameraPreview.srcObject = page.stream;
+      ui.cameraPreview.hidden = false;
+      await ui.cameraPreview.play().catch(() => {});
+    }
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 512;
+    context.createMediaStreamSource(page.stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const tick = () => {
+      if (!page.stream) {
+        context.close();
+        return;
+      }
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const value of samples) sum += value * value;
+      ui.micLevel.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+      requestAnimationFrame(tick);
+    };
+    tick();
+    ui.deviceStatus.textContent = video ? "Microphone and camera are working." : "Microphone is working. Speak to see the level move.";
+  } catch (error) {
+    const denied = error?.name === "NotAllowedError";
+    ui.deviceStatus.textContent = denied
+      ? "Permission was denied. Allow the microphone in your browser's site settings, then try again."
+      : "No microphone was found. You can still answer by typing.";
+  } finally {
+    ui.deviceCheck.disabled = false;
+  }
+}
+
+// ----- offline shell ------------------------------------------------------------
+
+/** Register the service worker and cache this page so a reload works without the server. */
+async function prepareOfflineShell() {
+  if (!("serviceWorker" in navigator) || !("caches" in window)) return;
+  try {
+    await navigator.serviceWorker.register("/client/service-worker.js", { scope: "/interview/" });
+    await navigator.serviceWorker.ready;
+    const cache = await caches.open(CACHE_NAME);
+    await cache.addAll([location.pathname, ...SHELL]);
+    page.shellReady = true;
+    markOfflineReady();
+  } catch {
+    // Offline reloads will not work, but the interview itself still does.
+  }
+}
+
+// ----- actions ------------------------------------------------------------------
+
+/** @param {InterviewClient} client */
+async function onStart(client) {
+  if (ui.start.disabled) return;
+  ui.start.disabled = true;
+  ui.start.setAttribute("aria-busy", "true");
+  showMessage("");
+  try {
+    const outcome = await client.start();
+    if (outcome !== "online" && outcome !== "offline") ui.start.disabled = false;
+  } finally {
+    ui.start.removeAttribute("aria-busy");
+  }
+}
+
+/** @param {InterviewClient} client */
+async function onSubmit(client) {
+  if (ui.submit.disabled) return;
+  setAnswerBusy(true);
+  ui.saveStatus.textContent = "Saving…";
+  try {
+    await client.submitAnswer({ text: ui.answer.value, startedAt: page.answerStartedAt || undefined });
+  } catch (error) {
+    ui.saveStatus.textContent = "Could not save the answer on this device. Please try again.";
+    setAnswerBusy(false);
+    return;
+  }
+  // Online the next question arrives from the server; keep the buttons locked until then.
+  if (client.phase !== "online") setAnswerBusy(false);
+}
+
+/** @param {InterviewClient} client */
+async function onSkip(client) {
+  setAnswerBusy(true);
+  try {
+    await client.nextQuestion();
+  } finally {
+    if (client.phase !== "online") setAnswerBusy(false);
+  }
+}
+
+/** @param {InterviewClient} client */
+function wireControls(client) {
+  ui.start.addEventListener("click", () => onStart(client));
+  ui.deviceCheck.addEventListener("click", checkDevices);
+  ui.answerForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onSubmit(client);
+  });
+  ui.answer.addEventListener("input", () => {
+    if (page.answerStartedAt) return;
+    page.answerStartedAt = new Date().toISOString();
+    client.startAnswer().catch(() => {});
+  });
+  ui.answer.addEventListener("keydown", (event) => {
+    // Ctrl/Cmd+Enter submits, as in most chat and form tools.
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      onSubmit(client);
+    }
+  });
+  ui.skip.addEventListener("click", () => onSkip(client));
+  ui.end.addEventListener("click", () => ui.endDialog.showModal());
+  ui.cancelEnd.addEventListener("click", () => ui.endDialog.close());
+  ui.confirmEnd.addEventListener("click", async () => {
+    ui.endDialog.close();
+    ui.end.disabled = true;
+    await client.end();
+  });
+  setInterval(() => renderCountdown(page.deadline), 1000);
+  // Leaving the tab mid-interview is worth knowing for the reviewer; it never blocks the candidate.
+  document.addEventListener("visibilitychange", () => {
+    if (client.phase === "online" || client.phase === "offline") {
+      client.reportEvent(document.hidden ? "tab.hidden" : "tab.visible").catch(() => {});
+    }
+  });
+}
+
+// ----- start-up -----------------------------------------------------------------
+
+async function main() {
+  takeTokenFromFragment();
+  const applicationId = applicationIdFromPath();
+  if (!applicationId) {
+    showMessage("This interview link is not valid.");
+    return;
+  }
+  const client = await InterviewClient.create({ applicationId, getUserToken: userToken });
+  page.client = client;
+  // Exposed for debugging and for the browser tests.
+  window.interview = { client };
+  wire(client);
+  wireControls(client);
+  prepareOfflineShell();
+
+  const resumed = await client.restore();
+  if (!resumed) {
+    if (userToken()) {
+      show("setup");
+    } else {
+      show("token");
+    }
+  }
+  ui.tokenForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = ui.tokenInput.value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    ui.tokenInput.value = "";
+    show("setup");
+    loadPack(client);
+  });
+  if (userToken()) await loadPack(client);
+  else if (resumed) page.packReady = true;
+  document.documentElement.dataset.ready = "true";
+}
+
+/** @param {InterviewClient} client */
+async function loadPack(client) {
+  const pack = (await client.cacheOfflinePack()) || (await client.store.getPack(client.applicationId));
+  if (pack) {
+    const { application, interview, questions } = pack;
+    page.mode = interview?.mode || "voice";
+    ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
+    document.title = `Interview: ${application.jobTitle}`;
+    const minutes = Math.ceil(questions.reduce((sum, q) => sum + q.timeLimitSeconds, 0) / 60);
+    ui.setupSummary.textContent =
+      `Hello ${application.candidateName}. This interview has ${questions.length} question(s) and takes up to about ${minutes} minute(s). ` +
+      "Answer each question in your own words before its time runs out.";
+  }
+  page.packReady = true;
+  markOfflineReady();
+}
+
+main().catch((error) => {
+  showMessage(`The page could not start: ${error?.message || error}`);
+});

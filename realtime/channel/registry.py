@@ -1,0 +1,41 @@
+"""The live connection of each session in this process, for takeover (close 4009)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Replaceable(Protocol):
+    """What the registry needs of a connection."""
+
+    async def retire(self) -> None:
+        """Stop after the message in progress and close with 4009 (`replaced`)."""
+
+
+class ConnectionRegistry:
+    """At most one live connection per session; a newer one takes over."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, Replaceable] = {}
+
+    def claim(self, session_id: str, connection: Replaceable) -> Replaceable | None:
+        """Make `connection` the session's live one; returns the one it replaces."""
+        previous = self._live.get(session_id)
+        self._live[session_id] = connection
+        return previous if previous is not connection else None
+
+    def release(self, session_id: str, connection: Replaceable) -> bool:
+        """Forget `connection` if it is still the live one; returns whether it was."""
+        if self._live.get(session_id) is connection:
+            del self._live[session_id]
+            return True
+        return False
+
+    def is_live(self, session_id: str, connection: Replaceable) -> bool:
+        return self._live.get(session_id) is connection
+
+    def connections(self) -> list[Replaceable]:
+        return list(self._live.values())
+
+    def __len__(self) -> int:
+        return len(self._live)

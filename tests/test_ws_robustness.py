@@ -1,0 +1,332 @@
+"""The channel under misbehaviour over a real WebSocket: limits, garbage, idle peers, slow consumers, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from storage.embedded import EmbeddedMongo
+from tests.support import ServerProcess, running_server, start_interview, store_of
+from tests.ws_client import (
+    InterviewClient,
+    close_code_of,
+    new_id,
+    open_socket,
+    receive_json,
+    small_buffer_socket,
+)
+
+
+@pytest.fixture(scope="module")
+def ws_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000"}
+    with running_server(mongodb_url, tmp_path_factory.mktemp("ws-robust"), **env) as process:
+        yield process
+
+
+@pytest.fixture
+async def http(ws_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=ws_server.base_url, timeout=15) as client:
+        yield client
+
+
+async def client_event_ids(server: ServerProcess, session_id: str) -> list[str]:
+    async with store_of(server) as db:
+        cursor = db.sessionEvents.find({"sessionId": session_id, "source": "client"}).sort("seq", 1)
+        return [e["clientEventId"] async for e in cursor]
+
+
+async def test_oversized_message_closes_1009_and_the_session_resumes(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    interview = await start_interview(http, question_count=1)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    await client.send_raw({"type": "transcript", "id": new_id(), "text": "x" * 70_000, "startMs": 0, "endMs": 1})
+    assert await client.wait_closed() == 1009
+    await client.connect()
+    event = await client.send("event", name="tab.hidden")
+    await client.wait_acked(event)
+    await client.close()
+    assert await client_event_ids(ws_server, interview.session_id) == [event]
+
+
+async def test_malformed_messages_get_errors_and_the_connection_stays_open(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    interview = await start_interview(http, question_count=1)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    bad_id = new_id()
+    cases: list[tuple[Any, str, str | None]] = [
+        ("{not json", "INVALID_JSON", None),
+        ("[1, 2, 3]", "VALIDATION_ERROR", None),
+        (b"\x00\x01binary", "VALIDATION_ERROR", None),
+        ({"type": "bogus.type", "id": bad_id}, "UNKNOWN_MESSAGE_TYPE", bad_id),
+        ({"id": bad_id}, "UNKNOWN_MESSAGE_TYPE", bad_id),
+        ({"type": "transcript", "id": bad_id, "text": "x", "startMs": 9, "endMs": 1}, "VALIDATION_ERROR", bad_id),
+        ({"type": "transcript", "text": "no id", "startMs": 0, "endMs": 1}, "VALIDATION_ERROR", None),
+        ({"type": "event", "id": "not-a-uuid", "name": "tab.hidden"}, "VALIDATION_ERROR", "not-a-uuid"),
+        ({"type": "hello", "token": interview.token}, "VALIDATION_ERROR", None),
+    ]
+    for raw, code, id in cases:
+        since = len(client.log)
+        await client.send_raw(raw)
+        error = await client.wait_type("error", since=since)
+        assert error["code"] == code, raw
+        assert error.get("id") == id, raw
+        assert error["retryable"] is False
+    valid = await client.send("event", name="tab.hidden")
+    await client.wait_acked(valid)  # still open after 9 bad messages (the limit is 10 a minute)
+    await client.close()
+    assert await client_event_ids(ws_server, interview.session_id) == [valid]
+
+
+async def test_a_peer_that_keeps_sending_garbage_is_closed_4008(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    interview = await start_interview(http, question_count=1)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    with contextlib.suppress(websockets.ConnectionClosed):
+        for _ in range(30):
+            await client.send_raw("garbage")
+    assert await client.wait_closed() == 4008
+    errors = [m for m in client.log if m.get("type") == "error"]
+    assert len(errors) == 10 and {e["code"] for e in errors} == {"INVALID_JSON"}
+
+
+async def test_rate_limit_warns_then_closes_4008(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:
+    interview = await start_interview(http, question_count=1)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    with contextlib.suppress(websockets.ConnectionClosed):
+        for _ in range(400):  # defaults: 20/s, bursts of 60
+            await client.send_raw({"type": "pong"})
+    assert await client.wait_closed() == 4008
+    warnings = [m for m in client.log if m.get("type") == "error"]
+    assert [w["code"] for w in warnings] == ["RATE_LIMITED"]
+    assert warnings[0]["retryable"] is True and warnings[0]["details"]["retryAfterMs"] > 0
+
+
+async def test_rate_limited_message_is_not_stored_until_resent(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    interview = await start_interview(http, question_count=1)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    for _ in range(60):
+        await client.send_raw({"type": "pong"})
+    limited = await client.send("event", name="network.quality", payload={"quality": "poor"})
+    warning = await client.wait_type("error", code="RATE_LIMITED")
+    assert warning["id"] == limited and limited in client.outbox  # kept: retryable
+    await client.close()
+    await client.connect()  # resends the outbox
+    await client.wait_acked(limited)
+    await client.close()
+    assert await client_event_ids(ws_server, interview.session_id) == [limited]
+
+
+async def test_silent_connection_is_closed_4002_but_a_ponging_one_stays(mongodb_url: str, tmp_path: Path) -> None:
+    env = {
+        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
+        "ws_heartbeat_seconds": "0.2",
+        "ws_idle_timeout_seconds": "1",
+    }
+    with running_server(mongodb_url, tmp_path, **env) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            silent = await start_interview(http, question_count=1)
+            lively = await start_interview(http, question_count=1)
+        ws = await open_socket(server.ws_url)
+        await ws.send(json.dumps({"type": "hello", "token": silent.token}))
+        assert (await receive_json(ws))["type"] == "welcome"
+        client = InterviewClient(server.ws_url, lively.token)  # answers every ping
+        await client.connect()
+        code = await close_code_of(ws)
+        # Twice the idle timeout's worth of pings later, the ponging client is still connected.
+        await client.wait_for(lambda _m: sum(1 for m in client.log if m.get("type") == "ping") >= 10)
+        still_open = client.connected
+        await client.close()
+        resumed = InterviewClient(server.ws_url, silent.token)
+        welcome = await resumed.connect()
+        await resumed.close()
+    assert code == 4002
+    assert still_open
+    assert welcome["status"] == "in_progress"  # an idle close is a disconnect: the session stays resumable
+
+
+async def seed_history(server: ServerProcess, session_id: str, count: int, text_chars: int) -> None:
+    """A long server-side history (transcript.final lines), inserted as the server stores it."""
+    async with store_of(server) as db:
+        session = await db.interviewSessions.find_one_and_update(
+            {"sessionId": session_id}, {"$inc": {"lastSeq": count}}, return_document=True
+        )
+        first = session["lastSeq"] - count + 1
+        now = datetime.now(UTC)
+        await db.sessionEvents.insert_many(
+            [
+                {
+                    "sessionId": session_id,
+                    "seq": first + i,
+                    "type": "transcript.final",
+                    "ts": now,
+                    "payload": {"text": secrets.token_urlsafe(text_chars)[:text_chars], "startMs": i, "endMs": i + 1},
+                    "source": "server",
+                    "receivedAt": now,
+                }
+                for i in range(count)
+            ]
+        )
+
+
+async def wait_released(server: ServerProcess, session_id: str) -> None:
+    """Until the server marked the session as no longer connected (its connection ended)."""
+    async with store_of(server) as db, asyncio.timeout(30):
+        while True:
+            session = await db.interviewSessions.find_one({"sessionId": session_id})
+            until = session.get("connectedUntil")
+            if until is not None and until <= datetime.now(UTC) + timedelta(seconds=5):
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: str, tmp_path: Path) -> None:
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "ws_send_queue_size": "8", "ws_heartbeat_seconds": "0.2"}
+    with running_server(mongodb_url, tmp_path, **env) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            interview = await start_interview(http, question_count=20)
+        # 9 MB of history: more than the socket buffers hold (about 4 MB on loopback).
+        await seed_history(server, interview.session_id, count=3000, text_chars=3000)
+        # A reader that stops reading: tiny receive buffer, one-frame client-side queue.
+        sock = small_buffer_socket(server.port)
+        ws = await websockets.connect(
+            server.ws_url,
+            sock=sock,
+            subprotocols=["interview.v1"],  # type: ignore[list-item]
+            max_queue=1,
+            ping_interval=None,
+            max_size=None,
+            compression=None,  # compressed, the history would fit in the buffers
+        )
+        await ws.send(json.dumps({"type": "hello", "token": interview.token, "lastSeq": 0}))
+        skips = [new_id() for _ in range(12)]
+        for skip in skips:  # read only after the replay, which never ends: never stored, never acked
+            await ws.send(json.dumps({"type": "question.next", "id": skip}))
+        # Pings pile up behind the stuck replay until the queue is full.
+        await wait_released(server, interview.session_id)  # the server gave up on us before we read a byte
+        received: list[dict[str, Any]] = []
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async with asyncio.timeout(60):
+                async for raw in ws:
+                    received.append(json.loads(raw))
+        code = ws.close_code
+        seen = max(m["seq"] for m in received if "seq" in m)
+
+        client = InterviewClient(server.ws_url, interview.token)
+        client.last_seq = seen
+        client.outbox = {skip: {"type": "question.next", "id": skip} for skip in skips}
+        await client.connect()
+        await client.wait_acked(*skips)  # acks queue behind the events their messages caused
+        await client.close()
+        async with store_of(server) as db:
+            stored = await db.sessionEvents.find({"sessionId": interview.session_id}).sort("seq", 1).to_list()
+    assert code == 1013
+    assert seen < max(e["seq"] for e in stored)  # it really fell behind
+    replayed = [m["seq"] for m in received if "seq" in m] + [m["seq"] for m in client.messages]
+    assert replayed == [e["seq"] for e in stored if e["source"] == "server"]  # nothing lost, nothing twice
+    assert [e["clientEventId"] for e in stored if e["source"] == "client"] == skips
+
+
+async def test_storage_outage_is_never_acked_and_the_resend_is_stored_once(tmp_path: Path) -> None:
+    store = EmbeddedMongo(tmp_path / "db")
+    store.start()
+    try:
+        env = {"mongodb_db": "outage", "mongodb_timeout_ms": "500", "start_session_rate_limit": "1000"}
+        with running_server(store.url, tmp_path / "server", **env) as server:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+                interview = await start_interview(http, question_count=2)
+            client = InterviewClient(server.ws_url, interview.token)
+            await client.connect()
+            await client.wait_type("question", number=1)
+            store.stop()
+            transcript = await client.send("transcript", text="said during the outage", startMs=0, endMs=10)
+            error = await client.wait_type("error", code="STORAGE_UNAVAILABLE")
+            code = await client.wait_closed()
+            unacked = dict(client.outbox)
+            ws = await open_socket(server.ws_url)
+            await ws.send(json.dumps({"type": "hello", "token": interview.token}))
+            hello_error = await receive_json(ws)
+            refused = await close_code_of(ws)
+
+            store = EmbeddedMongo(tmp_path / "db", port=store.port)  # same files, same port
+            store.start()
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        await client.connect()
+                        break
+                    except ConnectionRefusedError:
+                        await asyncio.sleep(0.2)
+            await client.wait_acked(transcript)
+            await client.close()
+            async with store_of(server) as db:
+                stored = await db.sessionEvents.count_documents({"clientEventId": transcript})
+    finally:
+        store.stop()
+    assert error["id"] == transcript and error["retryable"] is True
+    assert code == 1011
+    assert transcript in unacked  # not acked while the store was down
+    assert hello_error["code"] == "STORAGE_UNAVAILABLE" and refused == 1011
+    assert stored == 1
+
+
+async def test_misbehaving_connection_never_disturbs_another_session(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    noisy_interview = await start_interview(http, question_count=1)
+    calm_interview = await start_interview(http, question_count=3)
+    calm = InterviewClient(ws_server.ws_url, calm_interview.token)
+    await calm.connect()
+
+    async def misbehave() -> list[int | None]:
+        codes = []
+        for attack in ("garbage", "oversized", "flood"):
+            noisy = InterviewClient(ws_server.ws_url, noisy_interview.token)
+            await noisy.connect()
+            with contextlib.suppress(websockets.ConnectionClosed):
+                if attack == "garbage":
+                    for _ in range(20):
+                        await noisy.send_raw("}{")
+                elif attack == "oversized":
+                    await noisy.send_raw("z" * 100_000)
+                else:
+                    for _ in range(300):
+                        await noisy.send_raw({"type": "pong"})
+            codes.append(await noisy.wait_closed())
+        return codes
+
+    async def interview() -> None:
+        for number in (1, 2, 3):
+            question = await calm.wait_type("question", number=number)
+            for line in range(5):
+                await calm.send("transcript", text=f"line {line}", startMs=line, endMs=line + 1)
+            await calm.send("answer.submit", questionId=question["id"], text="calm answer")
+        await calm.wait_for(lambda m: m.get("type") == "session.state" and m["status"] == "completed")
+
+    codes, _ = await asyncio.gather(misbehave(), interview())
+    assert await calm.wait_closed() == 4010
+    assert codes == [4008, 1009, 4008]
+    assert calm.outbox == {} and calm.acked == calm.sent_ids and not calm.rejected
+    assert [m for m in calm.log if m.get("type") == "error"] == []
+    assert sorted(await client_event_ids(ws_server, calm_interview.session_id)) == sorted(calm.sent_ids)
