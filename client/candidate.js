@@ -1,6 +1,7 @@
 /**
- * The candidate page: device check, start, questions with a countdown, the live
- * transcript, the connection indicator, offline mode and the completion screen.
+ * The candidate page: device check, recording consent, start, questions with a
+ * countdown, the live transcript with a speaking indicator and level meter, the
+ * connection indicator, offline mode and the completion screen.
  *
  * The hiring platform opens `/interview/{applicationId}#token=<user token>`. The
  * fragment never reaches the server; this script moves the token to sessionStorage
@@ -21,8 +22,15 @@ const SHELL = [
   "/client/offline-store.js",
   "/client/fallback-questions.js",
   "/client/local-recorder.js",
+  "/client/media.js",
   "/client/uploader.js",
 ];
+// Transcript lines kept on screen per question (the server keeps them all).
+const MAX_TRANSCRIPT_LINES = 200;
+const MEDIA_NOTICES = {
+  failed: "Live audio is not available right now. The interview goes on: type your answers in the box.",
+  unavailable: "No microphone is available, so there is no live transcript. Type your answers in the box.",
+};
 const CONNECTION_TEXT = {
   idle: "Not connected",
   connecting: "Connecting…",
@@ -52,6 +60,8 @@ const ui = {
   deviceStatus: $("device-status"),
   micLevel: /** @type {HTMLMeterElement} */ ($("mic-level")),
   cameraPreview: /** @type {HTMLVideoElement} */ ($("camera-preview")),
+  consentBlock: $("consent-block"),
+  consent: /** @type {HTMLInputElement} */ ($("recording-consent")),
   deviceCheck: /** @type {HTMLButtonElement} */ ($("device-check")),
   start: /** @type {HTMLButtonElement} */ ($("start")),
   interview: $("interview"),
@@ -66,6 +76,11 @@ const ui = {
   transcript: $("transcript"),
   transcriptPartial: $("transcript-partial"),
   transcriptHint: $("transcript-hint"),
+  liveAudio: $("live-audio"),
+  speaking: $("speaking"),
+  speakingText: $("speaking-text"),
+  liveLevel: /** @type {HTMLMeterElement} */ ($("live-level")),
+  mediaNotice: $("media-notice"),
   end: /** @type {HTMLButtonElement} */ ($("end")),
   endDialog: /** @type {HTMLDialogElement} */ ($("end-dialog")),
   confirmEnd: $("confirm-end"),
@@ -83,6 +98,7 @@ const page = {
   answerStartedAt: /** @type {string | null} */ (null),
   deadline: /** @type {number | null} */ (null),
   mode: "voice",
+  record: false,
   packReady: false,
   answersSaved: 0,
   shellReady: false,
@@ -173,6 +189,29 @@ function renderQuestion({ question, deadline }) {
   }
 }
 
+/**
+ * Live media: the level meter and speaking indicator while it works, a small notice when it does not.
+ * @param {string} state see media.js
+ */
+function renderMedia(state) {
+  document.documentElement.dataset.media = state;
+  ui.liveAudio.hidden = !["connecting", "connected", "reconnecting", "waiting"].includes(state);
+  ui.liveAudio.dataset.state = state;
+  const notice = MEDIA_NOTICES[state];
+  ui.mediaNotice.hidden = !notice;
+  ui.mediaNotice.textContent = notice || "";
+  if (state !== "connected") {
+    renderSpeaking(false);
+    ui.liveLevel.value = 0;
+  }
+}
+
+/** @param {boolean} speaking */
+function renderSpeaking(speaking) {
+  ui.speaking.dataset.speaking = String(speaking);
+  ui.speakingText.textContent = speaking ? "Speaking" : "Listening";
+}
+
 /** @param {boolean} busy */
 function setAnswerBusy(busy) {
   ui.submit.disabled = busy;
@@ -242,16 +281,24 @@ function wire(client) {
     if (event.detail.pending === 0 && page.answersSaved) ui.saveStatus.textContent = "Everything is saved on the server.";
   });
   client.addEventListener("transcript", (event) => {
-    const { text, final } = event.detail;
+    const { text, final, questionId } = event.detail;
+    // A line finalised just after the question changed belongs to the previous answer.
+    if (questionId && page.questionId && questionId !== page.questionId) return;
     ui.transcriptHint.hidden = true;
     if (final) {
       const item = document.createElement("li");
       item.textContent = text;
       ui.transcript.append(item);
+      while (ui.transcript.childElementCount > MAX_TRANSCRIPT_LINES) ui.transcript.firstElementChild?.remove();
       ui.transcriptPartial.textContent = "";
     } else {
       ui.transcriptPartial.textContent = text;
     }
+  });
+  client.addEventListener("media", (event) => renderMedia(event.detail.state));
+  client.addEventListener("speaking", (event) => renderSpeaking(event.detail.speaking));
+  client.addEventListener("level", (event) => {
+    ui.liveLevel.value = Math.max(0, Math.min(1, Number(event.detail.level) || 0));
   });
   client.addEventListener("error", (event) => {
     const { code, message, fatal } = event.detail;
@@ -336,9 +383,13 @@ async function onStart(client) {
   ui.start.disabled = true;
   ui.start.setAttribute("aria-busy", "true");
   showMessage("");
+  const asksConsent = page.record && page.mode !== "text";
+  client.configureMedia({ mode: page.mode, consent: asksConsent ? ui.consent.checked : null });
   try {
     const outcome = await client.start();
     if (outcome !== "online" && outcome !== "offline") ui.start.disabled = false;
+    // The interview captures the microphone itself; the device check's preview is no longer needed.
+    else stopDevices();
   } finally {
     ui.start.removeAttribute("aria-busy");
   }
@@ -452,6 +503,8 @@ async function loadPack(client) {
   if (pack) {
     const { application, interview, questions } = pack;
     page.mode = interview?.mode || "voice";
+    page.record = Boolean(interview?.record);
+    ui.consentBlock.hidden = !page.record || page.mode === "text";
     ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
     document.title = `Interview: ${application.jobTitle}`;
     const minutes = Math.ceil(questions.reduce((sum, q) => sum + q.timeLimitSeconds, 0) / 60);

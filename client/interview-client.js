@@ -9,8 +9,9 @@
  * Events (all `CustomEvent`s):
  * `question`, `transcript`, `state`, `connection`, `offline`, `error`, `synced`,
  * plus `saved` (an item is durably stored on this device), `acked` (the server has it),
- * `delivered` (a server message with a new `seq`), `answer` (`answer.recorded`), `timeout`
- * and `recording` (local recording started, or uploaded).
+ * `delivered` (a server message with a new `seq`), `answer` (`answer.recorded`), `timeout`,
+ * `recording` (local recording started, or uploaded), and for live media (WebRTC, online
+ * voice and video interviews only) `media` (the peer's state), `speaking` and `level`.
  * @module interview-client
  */
 
@@ -18,6 +19,7 @@ import { InterviewApi, retryAfterMs, unreachable, uuid } from "./api.js";
 import { CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_UNAUTHORIZED, Channel } from "./channel.js";
 import { fallbackQuestions } from "./fallback-questions.js";
 import { LocalRecorder } from "./local-recorder.js";
+import { LiveMedia } from "./media.js";
 import { OfflineStore } from "./offline-store.js";
 import { BATCHABLE, SyncError, Uploader } from "./uploader.js";
 
@@ -74,6 +76,10 @@ export class InterviewClient extends EventTarget {
     this.syncing = false;
     this.timers = new Map();
     this.recorder = new LocalRecorder(this.store, this.applicationId);
+    /** @type {LiveMedia | null} live audio (and video) to the server while online */
+    this.media = null;
+    /** What the next start records about media (see configureMedia). */
+    this.mediaPreferences = { mode: "voice", consent: null };
     this.uploader = new Uploader({
       api: this.api,
       store: this.store,
@@ -299,6 +305,7 @@ export class InterviewClient extends EventTarget {
       clientSessionId: this.state?.clientSessionId || uuid(),
       phase: "starting",
       lastSeq: 0,
+      media: { ...this.mediaPreferences },
     };
     await this.store.putState(this.state);
     this.setConnection("connecting");
@@ -376,8 +383,21 @@ export class InterviewClient extends EventTarget {
     }
     this.emitQuestion();
     await this.record("event", { name: "interview.session.started", payload: { resumed: Boolean(body.resumed) } });
+    const consent = this.state.media?.consent;
+    if (typeof consent === "boolean") {
+      // Queued before the offer on the same socket, so the server knows it when it answers.
+      await this.record("event", { name: "recording.consent", payload: { granted: consent } });
+    }
     this.scheduleTokenRefresh();
     this.connect();
+  }
+
+  /**
+   * How the next start() uses media: the interview mode and the recording consent.
+   * @param {{mode?: string, consent?: boolean | null}} preferences consent null: the application does not record
+   */
+  configureMedia({ mode = "voice", consent = null } = {}) {
+    this.mediaPreferences = { mode, consent };
   }
 
   // ----- recording what the candidate does ---------------------------------------
@@ -528,6 +548,7 @@ export class InterviewClient extends EventTarget {
       finished = TERMINAL.has(this.state.status) || index >= questions.length;
     }
     this.channel.stop();
+    this.stopMedia();
     const state = {
       ...this.state,
       phase: "offline",
@@ -727,6 +748,7 @@ export class InterviewClient extends EventTarget {
       }
     }
     this.channel.stop();
+    this.stopMedia();
     for (const name of [...this.timers.keys()]) this.cancel(name);
     await this.store.clear(this.applicationId);
     this.state = { applicationId: this.applicationId, phase: "completed", status, sessionId: this.state?.sessionId };
@@ -770,6 +792,8 @@ export class InterviewClient extends EventTarget {
   /** @param {{state: string, downSince: number, attempt?: number, delayMs?: number}} detail */
   onChannelState({ state, downSince, ...extra }) {
     if (this.phase !== "online") return;
+    // The server drops its peer with the socket; the next welcome negotiates a fresh one.
+    if (state !== "online") this.media?.suspend();
     this.setConnection(state, extra);
     // Too long without the server mid-interview: carry on offline.
     if (downSince && Date.now() - downSince >= this.offlineAfterMs && !this.goingOffline) {
@@ -785,6 +809,8 @@ export class InterviewClient extends EventTarget {
   /** @param {number} code */
   onChannelClose(code) {
     if (this.closed || this.phase !== "online") return;
+    this.media?.suspend();
+    if (code === CLOSE_REPLACED || code === CLOSE_ORIGIN) this.stopMedia();
     if (code === CLOSE_REPLACED) {
       this.setConnection("closed", { code });
       this.emitError("REPLACED", "This interview was opened in another tab or window.", true);
@@ -840,6 +866,7 @@ export class InterviewClient extends EventTarget {
         this.emitState();
         this.emitQuestion();
         await this.resendOutbox();
+        this.startMedia();
         break;
       case "question":
         if (this.setQuestion(message, message.timeLimitSeconds)) this.emitQuestion();
@@ -853,6 +880,16 @@ export class InterviewClient extends EventTarget {
         break;
       case "answer.recorded":
         this.emit("answer", { ...message });
+        break;
+      case "webrtc.answer":
+        await this.media?.acceptAnswer(message.sdp);
+        break;
+      case "user.speaking.start":
+      case "user.speaking.stop":
+        this.emit("speaking", { speaking: message.type === "user.speaking.start", level: message.level });
+        break;
+      case "audio.level":
+        this.emit("level", { level: message.level });
         break;
       case "session.state":
         this.state.status = message.status;
@@ -914,6 +951,11 @@ export class InterviewClient extends EventTarget {
 
   /** @param {Object} message a server `error` */
   async onServerError(message) {
+    if (this.media?.ownsError(message)) {
+      // A refused offer or candidate: live media retries or gives up quietly, the interview goes on.
+      this.media.onServerError(message);
+      return;
+    }
     const code = message.code || "ERROR";
     const refusedId = message.id;
     const retryable = message.retryable ?? RETRYABLE_ERRORS.has(code);
@@ -955,12 +997,43 @@ export class InterviewClient extends EventTarget {
     }
   }
 
+  // ----- live media -----------------------------------------------------------
+
+  /** Negotiate live media on the channel that just said welcome (voice and video interviews). */
+  startMedia() {
+    const mode = this.state.media?.mode || "voice";
+    if (this.closed || this.phase !== "online" || mode === "text" || TERMINAL.has(this.state.status)) return;
+    if (!LiveMedia.supported()) {
+      this.emit("media", { state: "unavailable", reason: "unsupported" });
+      return;
+    }
+    if (!this.media) {
+      const media = new LiveMedia({
+        send: (message) => this.channel.send(message),
+        video: mode === "video",
+        backoffInitialMs: Math.max(this.backoffInitialMs, 1000),
+        backoffMaxMs: this.backoffMaxMs,
+      });
+      media.addEventListener("state", (event) => this.emit("media", event.detail));
+      this.media = media;
+    }
+    this.media.connect(this.iceServers);
+  }
+
+  /** No live media any more (offline mode, the end, or the page closing). */
+  stopMedia() {
+    const media = this.media;
+    this.media = null;
+    media?.close();
+  }
+
   /** Stop timers and the socket; the saved state stays for a later page load. */
   close() {
     this.closed = true;
     for (const name of [...this.timers.keys()]) this.cancel(name);
     this.recorder.stop();
     this.channel.stop();
+    this.stopMedia();
     removeEventListener("online", this.onOnline);
   }
 }

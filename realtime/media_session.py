@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.media import IceServerConfig, MediaError, MediaPeer
-from realtime.transcription import StreamingTranscription, Transcriber
+from realtime.transcription import SegmenterConfig, StreamingTranscription, Transcriber
 from server.sessions import SessionService
 from storage.models import RecordingRef
 
@@ -41,6 +41,7 @@ class MediaSession:
         recording_path: Path | None = None,
         accept_video: bool = False,
         on_failed: Callable[[], None] | None = None,
+        speech_end_silence_ms: int = 400,
     ) -> None:
         self.session_id = session_id
         self._on_failed = on_failed
@@ -55,6 +56,7 @@ class MediaSession:
             on_partial=self._on_partial,
             on_final=self._on_final,
             stream_id=session_id,
+            config=SegmenterConfig(hangover_ms=speech_end_silence_ms),
         )
         self._peer = MediaPeer(
             session_id=session_id,

@@ -102,6 +102,7 @@ class MediaRuntime:
     transcriber: Transcriber
     ice_servers: list[IceServerConfig]
     recordings_dir: Path
+    speech_end_silence_ms: int = 400
     sessions: set[MediaSession] = field(default_factory=set)
     _warm_up: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -113,6 +114,7 @@ class MediaRuntime:
             transcriber=create_transcriber(settings.transcriber, settings.whisper_model, settings.transcribe_workers),
             ice_servers=parse_ice_servers(settings.ice_servers),
             recordings_dir=settings.recordings_path,
+            speech_end_silence_ms=settings.speech_end_silence_ms,
         )
 
     def start(self) -> None:
@@ -204,6 +206,7 @@ class WebRTCHook:
                 send_ephemeral=self._connection.send_ephemeral,
                 recording_path=await self._recording_path(session.session_id, session.application_id),
                 on_failed=self._on_failed,
+                speech_end_silence_ms=self._runtime.speech_end_silence_ms,
             )
             self._runtime.sessions.add(self._media)
         return self._media

@@ -202,7 +202,7 @@ async def wait_released(server: ServerProcess, session_id: str) -> None:
 
 
 async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: str, tmp_path: Path) -> None:
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "ws_send_queue_size": "8", "ws_heartbeat_seconds": "0.2"}
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "ws_send_queue_size": "8", "ws_heartbeat_seconds": "1"}
     with running_server(mongodb_url, tmp_path, **env) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
             interview = await start_interview(http, question_count=20)
@@ -223,7 +223,7 @@ async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: s
         skips = [new_id() for _ in range(12)]
         for skip in skips:  # read only after the replay, which never ends: never stored, never acked
             await ws.send(json.dumps({"type": "question.next", "id": skip}))
-        # Pings pile up behind the stuck replay until the queue is full.
+        # Pings pile up behind the stuck replay until the queue is full (8 of them: 8 s).
         await wait_released(server, interview.session_id)  # the server gave up on us before we read a byte
         received: list[dict[str, Any]] = []
         with contextlib.suppress(websockets.ConnectionClosed):

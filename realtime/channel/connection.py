@@ -346,13 +346,10 @@ class Connection:
     async def _teardown(self, tasks: list[asyncio.Task[None]], unsubscribe: Callable[[], None]) -> None:
         unsubscribe()
         self._stop.set()
+        self._timer.stop()
         # The reader finishes the message it is storing (so its effects are applied) before it is cancelled.
         async with self._busy:
-            for task in tasks:
-                task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancel_all(tasks)
         for hook in self._hook_list:
             try:
                 await hook.close()
@@ -448,7 +445,7 @@ class Connection:
             for event in page:
                 await self._send_event(event)
                 after = event.seq
-            if len(page) < REPLAY_PAGE_SIZE:
+            if len(page) < REPLAY_PAGE_SIZE or self._stop.is_set():
                 return
 
     async def _write(self) -> None:
@@ -456,7 +453,7 @@ class Connection:
             await self._replay()
             self._last_heard = time.monotonic()
             self._replayed.set()
-            while True:
+            while not self._stop.is_set():
                 item = await self._queue.get()
                 if isinstance(item, _Close):
                     self._close = item
@@ -475,7 +472,7 @@ class Connection:
     async def _read(self) -> None:
         # Client messages wait (in the socket) until the replay is out: what they cause is sent after it.
         await self._replayed.wait()
-        while True:
+        while not self._stop.is_set():
             frame = await self._transport.receive()
             if frame is None:
                 self._disconnected = True
@@ -611,7 +608,7 @@ class Connection:
         """Pings every heartbeat; closes a connection silent for the idle timeout."""
         interval = self.config.heartbeat_seconds
         next_ping = time.monotonic() + interval
-        while True:
+        while not self._stop.is_set():
             now = time.monotonic()
             idle_deadline = self._last_heard + self.config.idle_timeout_seconds
             if not self._replayed.is_set():
@@ -638,7 +635,7 @@ class Connection:
         # Never closer to the previous refresh than 5% of the lifetime, whatever the settings say.
         before = min(timedelta(seconds=self.config.token_refresh_before_seconds), ttl * 0.95)
         expires_at = self._token_expires_at
-        while not self._ended:
+        while not self._ended and not self._stop.is_set():
             delay = (expires_at - before - utcnow()).total_seconds()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -654,6 +651,23 @@ class Connection:
             except PyMongoError as error:
                 logger.warning("token refresh not stored: %s; retrying", type(error).__name__, extra=self._log)
                 await asyncio.sleep(STORAGE_RETRY_SECONDS)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and await every task, cancelling again while any is left.
+
+    PyMongo's async driver can absorb a cancellation that lands inside an operation
+    (the operation then completes), so one cancel() is not always enough; every loop
+    here also checks its stop flag.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("task %s ended with %r", task.get_name(), task.exception())
 
 
 def _message_id(data: dict[str, Any]) -> str | None:

@@ -32,10 +32,16 @@ class QuestionTimer:
         self._service = service
         self._session_id = session_id
         self._changed = asyncio.Event()
+        self._stopped = False
         self.fired = 0
 
     def poke(self) -> None:
         """The session changed (question asked, paused, resumed...): re-read it and re-arm."""
+        self._changed.set()
+
+    def stop(self) -> None:
+        """End `run` at its next step (a cancel alone can be absorbed by a database call)."""
+        self._stopped = True
         self._changed.set()
 
     async def _wait_for_change(self, seconds: float | None) -> bool:
@@ -51,7 +57,7 @@ class QuestionTimer:
     async def run(self) -> None:
         """Until the session ends (cancelled by the connection that owns it)."""
         extra = {"session_id": self._session_id}
-        while True:
+        while not self._stopped:
             self._changed.clear()
             try:
                 session = await self._service.get(self._session_id)
@@ -68,6 +74,8 @@ class QuestionTimer:
                 continue
             if remaining > 0 and await self._wait_for_change(remaining):
                 continue
+            if self._stopped:
+                return
             try:
                 await self._service.timeout_question(self._session_id, question.number)
                 self.fired += 1
