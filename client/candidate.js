@@ -182,7 +182,8 @@ function renderQuestion({ question, deadline }) {
     ui.answer.value = "";
     ui.transcript.replaceChildren();
     ui.transcriptPartial.textContent = "";
-    ui.transcriptHint.hidden = false;
+    // The hint promises a live transcript; not while the notice says there is none.
+    ui.transcriptHint.hidden = !ui.mediaNotice.hidden;
     setAnswerBusy(false);
     // Move focus to the new question so keyboard and screen reader users follow along.
     if (!first || document.activeElement === document.body) ui.questionText.focus();
@@ -200,6 +201,7 @@ function renderMedia(state) {
   const notice = MEDIA_NOTICES[state];
   ui.mediaNotice.hidden = !notice;
   ui.mediaNotice.textContent = notice || "";
+  if (notice) ui.transcriptHint.hidden = true;
   if (state !== "connected") {
     renderSpeaking(false);
     ui.liveLevel.value = 0;

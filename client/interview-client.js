@@ -45,6 +45,7 @@ const RETRYABLE_ERRORS = new Set(["STORAGE_UNAVAILABLE", "RATE_LIMITED", "INTERN
  * @property {number} [backoffMaxMs] longest reconnect/sync delay (default 10000)
  * @property {number} [offlineAfterMs] unreachable this long mid-interview -> offline mode (default 30000)
  * @property {number} [rateLimitRetries] how often a 429 on start is waited out (default 3)
+ * @property {Object} [mediaOptions] timeouts and retries of live media (see media.js LiveMediaOptions)
  */
 
 /** @param {number} ms */
@@ -65,6 +66,7 @@ export class InterviewClient extends EventTarget {
     this.backoffMaxMs = options.backoffMaxMs ?? 10000;
     this.offlineAfterMs = options.offlineAfterMs ?? 30000;
     this.rateLimitRetries = options.rateLimitRetries ?? 3;
+    this.mediaOptions = options.mediaOptions ?? {};
     /** @type {Object | null} the persisted interview state (see OfflineStore) */
     this.state = null;
     this.connection = "idle";
@@ -1009,10 +1011,11 @@ export class InterviewClient extends EventTarget {
     }
     if (!this.media) {
       const media = new LiveMedia({
-        send: (message) => this.channel.send(message),
-        video: mode === "video",
         backoffInitialMs: Math.max(this.backoffInitialMs, 1000),
         backoffMaxMs: this.backoffMaxMs,
+        ...this.mediaOptions,
+        send: (message) => this.channel.send(message),
+        video: mode === "video",
       });
       media.addEventListener("state", (event) => this.emit("media", event.detail));
       this.media = media;

@@ -34,16 +34,30 @@ const OFFER_ERRORS = new Set(["WEBRTC_ERROR", "SESSION_NOT_ACTIVE", "SESSION_ALR
  * @property {boolean} [video] send the camera too (video interviews)
  * @property {number} [backoffInitialMs] first retry delay (default 1000)
  * @property {number} [backoffMaxMs] longest retry delay (default 15000)
+ * @property {number} [answerTimeoutMs] how long an offer waits for its answer (default 20000)
+ * @property {number} [connectTimeoutMs] from the answer to "connected" (default 30000)
+ * @property {number} [maxAttempts] consecutive failed negotiations before giving up (default 4)
  */
 
 export class LiveMedia extends EventTarget {
   /** @param {LiveMediaOptions} options */
-  constructor({ send, video = false, backoffInitialMs = 1000, backoffMaxMs = 15000 }) {
+  constructor({
+    send,
+    video = false,
+    backoffInitialMs = 1000,
+    backoffMaxMs = 15000,
+    answerTimeoutMs = ANSWER_TIMEOUT_MS,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
+    maxAttempts = MAX_ATTEMPTS,
+  }) {
     super();
     this.sendMessage = send;
     this.video = video;
     this.backoffInitialMs = backoffInitialMs;
     this.backoffMaxMs = backoffMaxMs;
+    this.answerTimeoutMs = answerTimeoutMs;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.maxAttempts = maxAttempts;
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
     /** @type {RTCPeerConnection | null} */
@@ -81,8 +95,7 @@ export class LiveMedia extends EventTarget {
     this.iceServers = Array.isArray(iceServers) ? iceServers : [];
     if (!this.active) {
       this.active = true;
-      addEventListener("online", this.onNetworkChange);
-      navigator.connection?.addEventListener?.("change", this.onNetworkChange);
+      this.listen(true);
     }
     // Nothing sent on the old socket can be answered on this one.
     this.staleAnswers = 0;
@@ -94,19 +107,14 @@ export class LiveMedia extends EventTarget {
   /** The channel is down: the server has dropped its peer, so drop ours; the microphone stays open. */
   suspend() {
     if (!this.active || this.closed) return;
-    this.active = false;
-    removeEventListener("online", this.onNetworkChange);
-    navigator.connection?.removeEventListener?.("change", this.onNetworkChange);
-    this.generation += 1;
-    this.clearTimers();
-    this.closePeer();
+    this.stop();
     this.setState("waiting", "channel");
   }
 
   /** Stop for good: peer, timers and the microphone (and camera). */
   close() {
     if (this.closed) return;
-    this.suspend();
+    this.stop();
     this.closed = true;
     this.stream?.getTracks().forEach((track) => track.stop());
     this.stream = null;
@@ -132,7 +140,7 @@ export class LiveMedia extends EventTarget {
       clearTimeout(this.timers.connect);
       this.timers.connect = setTimeout(() => {
         if (pc === this.pc && pc.connectionState !== "connected") this.retry("connect-timeout");
-      }, CONNECT_TIMEOUT_MS);
+      }, this.connectTimeoutMs);
     } catch (error) {
       if (pc === this.pc) this.retry(`bad-answer: ${error?.name || error}`);
     }
@@ -195,6 +203,22 @@ export class LiveMedia extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, reason: reason ?? null } }));
   }
 
+  /** @param {boolean} on follow the browser's network changes (while a channel is up) */
+  listen(on) {
+    const method = on ? "addEventListener" : "removeEventListener";
+    globalThis[method]("online", this.onNetworkChange);
+    navigator.connection?.[method]?.("change", this.onNetworkChange);
+  }
+
+  /** No peer, no timers, no listeners; whatever is in flight is ignored when it lands. */
+  stop() {
+    this.active = false;
+    this.listen(false);
+    this.generation += 1;
+    this.clearTimers();
+    this.closePeer();
+  }
+
   clearTimers() {
     for (const timer of Object.values(this.timers)) clearTimeout(timer);
   }
@@ -254,8 +278,9 @@ export class LiveMedia extends EventTarget {
       stream = await this.acquire();
     } catch (error) {
       if (generation === this.generation && !this.closed) {
+        // Until the next channel: the candidate may allow the microphone in the meantime.
+        this.stop();
         this.setState("unavailable", error?.name || "getUserMedia");
-        this.active = false;
       }
       return;
     }
@@ -309,7 +334,7 @@ export class LiveMedia extends EventTarget {
       this.awaitingAnswer = false;
       this.staleAnswers += 1;
       this.retry("answer-timeout");
-    }, ANSWER_TIMEOUT_MS);
+    }, this.answerTimeoutMs);
   }
 
   /** @param {RTCPeerConnection} pc */
@@ -338,7 +363,7 @@ export class LiveMedia extends EventTarget {
   retry(reason) {
     if (!this.active || this.closed) return;
     this.attempt += 1;
-    if (this.attempt > MAX_ATTEMPTS) {
+    if (this.attempt > this.maxAttempts) {
       this.giveUp(reason);
       return;
     }
@@ -355,9 +380,7 @@ export class LiveMedia extends EventTarget {
    * @param {string} reason
    */
   giveUp(reason) {
-    this.generation += 1;
-    this.clearTimers();
-    this.closePeer();
+    this.stop();
     this.setState("failed", reason);
   }
 }
@@ -367,5 +390,7 @@ export class LiveMedia extends EventTarget {
  * @returns {boolean} whether it refuses a trickled candidate rather than an offer
  */
 function isCandidateError(message) {
-  return message.code === "WEBRTC_ERROR" && (message.details?.reason === "BAD_CANDIDATE" || /candidate/i.test(message.message || ""));
+  if (message.code !== "WEBRTC_ERROR") return false;
+  const reason = message.details?.reason;
+  return reason ? reason === "BAD_CANDIDATE" : /candidate/i.test(message.message || "");
 }

@@ -112,7 +112,9 @@ class MediaSession:
         if state in ("disconnected", "failed"):
             # No more audio is coming for now: finalise what the candidate said so far.
             await self._stream.flush()
-        await self._service.event_log.append_server(self.session_id, "media.state", {"state": state})
+        session = await self._service.get(self.session_id)
+        if session.is_active:  # an ended session's log stays closed to media noise
+            await self._service.event_log.append_server(self.session_id, "media.state", {"state": state})
         if state == "failed" and self._on_failed is not None:
             self._on_failed()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ class MediaRuntime:
     ice_servers: list[IceServerConfig]
     recordings_dir: Path
     speech_end_silence_ms: int = 400
+    host_addresses: list[str] = field(default_factory=list)
     sessions: set[MediaSession] = field(default_factory=set)
     _warm_up: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -115,7 +117,30 @@ class MediaRuntime:
             ice_servers=parse_ice_servers(settings.ice_servers),
             recordings_dir=settings.recordings_path,
             speech_end_silence_ms=settings.speech_end_silence_ms,
+            host_addresses=list(settings.media_host_addresses),
         )
+
+    @property
+    def loopback_only(self) -> bool:
+        return bool(self.host_addresses) and all(_is_loopback(a) for a in self.host_addresses)
+
+    def reachable(self, candidate_line: str) -> bool:
+        """False for remote candidates our host addresses cannot pair with (loopback-only media).
+
+        Pairing a loopback-only server with a browser's LAN candidates can never
+        succeed; dropping them keeps every connectivity check on loopback.
+        """
+        if not self.loopback_only or not candidate_line:
+            return True
+        parts = candidate_line.removeprefix("a=").split()
+        return len(parts) > 4 and _is_loopback(parts[4])
+
+    def without_unreachable_candidates(self, sdp: str) -> str:
+        if not self.loopback_only:
+            return sdp
+        lines = sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n")
+        kept = [line for line in lines if not line.startswith("a=candidate:") or self.reachable(line)]
+        return ("\r\n" if "\r\n" in sdp else "\n").join(kept)
 
     def start(self) -> None:
         """Load the speech model in the background so the first interview does not wait for it."""
@@ -133,6 +158,13 @@ class MediaRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warm_up
         await self.transcriber.close()
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
 
 
 def _gather_host_candidates_on(addresses: list[str]) -> None:
@@ -173,10 +205,11 @@ class WebRTCHook:
                 await self._candidate(parsed)
                 return
             media = await self._media_for_offer()
+            sdp = self._runtime.without_unreachable_candidates(parsed.sdp)
             if isinstance(parsed, WebRTCRestartMessage):
-                answer = await media.restart(parsed.sdp)
+                answer = await media.restart(sdp)
             else:
-                answer = await media.offer(parsed.sdp)
+                answer = await media.offer(sdp)
         except MediaError as error:
             raise AppError(400, ErrorCode.WEBRTC_ERROR, error.message, {"reason": str(error.code)}) from None
         self._connection.send_ephemeral(WebRTCAnswerMessage(sdp=answer))
@@ -184,6 +217,8 @@ class WebRTCHook:
     async def _candidate(self, message: WebRTCIceMessage) -> None:
         if self._media is None:
             raise AppError(400, ErrorCode.WEBRTC_ERROR, "Send webrtc.offer before ICE candidates")
+        if message.candidate and not self._runtime.reachable(message.candidate.candidate):
+            return
         candidate = message.candidate.to_wire(exclude_none=True) if message.candidate else None
         await self._media.add_ice_candidate(candidate)
 

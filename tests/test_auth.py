@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
@@ -17,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from server.auth import Authenticator, bearer_token
 from server.errors import AppError
 from server.principals import Role
+from tests.local_http import QuietHandler, serve_locally
 from tests.support import SESSION_SECRET, USER_SECRET, user_token
 
 
@@ -94,24 +93,15 @@ def jwks_server() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
     jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
     body = json.dumps({"keys": [jwk]}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            return
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json", key
-    finally:
-        httpd.shutdown()
-        thread.join()
+    with serve_locally(Handler) as port:
+        yield f"http://127.0.0.1:{port}/jwks.json", key
 
 
 async def test_jwks_rs256_tokens_and_algorithm_confusion(jwks_server: tuple[str, rsa.RSAPrivateKey]) -> None:

@@ -2,14 +2,17 @@
 
 Chromium's fake microphone plays a sentence synthesised by espeak-ng (looped); the
 server (faster-whisper, host candidates on 127.0.0.1 only) transcribes it. Chromium
-is started with loopback candidates allowed and mDNS host names off, so every
-packet stays on 127.0.0.1 and aiortc can reach the browser's candidates.
+is started with loopback candidates allowed and mDNS host names off, so aiortc can
+reach the browser's candidates as plain addresses. No STUN or TURN server is
+configured: every packet goes between this machine's own addresses (Linux carries
+those over the loopback device), nothing leaves the host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import uuid
 import wave
@@ -19,20 +22,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
 
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    OUTPUT_DIR,
-    WAIT_MS,
     answer_current_question,
     browser_context,
+    interview_url,
     open_interview,
-    record_saved_ids,
     screenshot,
 )
-from tests.support import ROOT, ServerProcess, auth, create_application, running_server, user_token
+from tests.support import ServerProcess, auth, create_application, running_server, user_token
 
 SENTENCE = "I have five years of experience with Python and databases."
 KEY_WORDS = ("experience", "python")
@@ -73,15 +74,21 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def speaking_browser(wav: Path) -> AsyncIterator[Browser]:
-    """A Chromium of its own whose fake microphone plays `wav` (the flag is per process)."""
-    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}", *MEDIA_ARGS]
+async def chromium(args: list[str]) -> AsyncIterator[Browser]:
+    """Debian's Chromium with these flags, closed (with its processes) on exit."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         try:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture(scope="module")
+async def speaking_browser(speech_wav: Path) -> AsyncIterator[Browser]:
+    """A Chromium of its own whose fake microphone plays the sentence (the flag is per process)."""
+    async with chromium([*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={speech_wav}", *MEDIA_ARGS]) as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -99,18 +106,25 @@ async def stored_events(http: httpx.AsyncClient, session_id: str) -> list[dict[s
 
 async def wait_no_media_sessions(http: httpx.AsyncClient) -> None:
     """No peer connection outlives its page."""
-    async with asyncio.timeout(30):
-        while (await http.get("/healthz")).json()["mediaSessions"] != 0:
-            await asyncio.sleep(0.2)
+    health: dict[str, Any] = {}
+    for _ in range(150):
+        health = (await http.get("/healthz")).json()
+        if health["mediaSessions"] == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"media sessions still open: {health}")
 
 
 async def watch_page(page: Page) -> None:
     """Collect what the page's client reports about live media and server transcripts."""
     await page.evaluate(
         """() => {
-            window.__media = []; window.__finals = [];
+            window.__media = []; window.__finals = []; window.__mediaStates = [];
             const client = window.interview.client;
             client.addEventListener('media', (e) => window.__media.push(e.detail.state));
+            client.addEventListener('message', (e) => {
+                if (e.detail.type === 'media.state') window.__mediaStates.push(e.detail);
+            });
             client.addEventListener('transcript', (e) => {
                 if (e.detail.final && e.detail.source === 'server') window.__finals.push(e.detail);
             });
@@ -129,44 +143,87 @@ async def wait_final_with_key_words(page: Page, after_seq: int = 0) -> dict[str,
     return dict(await handle.json_value())
 
 
-async def start_live_interview(context: BrowserContext, server: ServerProcess, application: dict[str, Any]) -> Page:
+class SentFrames:
+    """Every WebSocket message the page sends, with the number of the socket it went on."""
+
+    def __init__(self, page: Page) -> None:
+        self.frames: list[tuple[int, dict[str, Any]]] = []
+        self._sockets = 0
+        page.on("websocket", self._on_socket)
+
+    def _on_socket(self, ws: WebSocket) -> None:
+        self._sockets += 1
+        number = self._sockets
+        ws.on("framesent", lambda payload: self.frames.append((number, json.loads(payload))))
+
+    def signalling(self) -> list[tuple[int, str]]:
+        """(socket number, type) of each offer and restart, in the order sent."""
+        return [(n, f["type"]) for n, f in self.frames if f["type"] in ("webrtc.offer", "webrtc.restart")]
+
+    def candidates(self) -> list[dict[str, Any] | None]:
+        return [f["candidate"] for _, f in self.frames if f["type"] == "webrtc.ice"]
+
+
+async def selected_pair(page: Page) -> dict[str, str]:
+    """Addresses of the candidate pair the page's peer connection uses (from its stats)."""
+    return dict(
+        await page.evaluate(
+            """async () => {
+                const stats = [...(await window.interview.client.media.pc.getStats()).values()];
+                const byId = new Map(stats.map((s) => [s.id, s]));
+                const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+                const pair = byId.get(transport.selectedCandidatePairId);
+                return {local: byId.get(pair.localCandidateId).address,
+                        remote: byId.get(pair.remoteCandidateId).address};
+            }"""
+        )
+    )
+
+
+async def start_live_interview(
+    context: BrowserContext, server: ServerProcess, application: dict[str, Any], *, consent: bool = True
+) -> tuple[Page, SentFrames]:
     page = await open_interview(context, server, application)
-    await record_saved_ids(page)
-    await page.check("#recording-consent")
+    sent = SentFrames(page)
+    await watch_page(page)
+    if consent:
+        await page.check("#recording-consent")
     await page.click("#start")
     await page.wait_for_selector("#connection[data-state='online']")
-    await watch_page(page)
-    await page.wait_for_selector("html[data-media='connected']")
-    return page
+    return page, sent
 
 
 async def test_spoken_answer_becomes_a_stored_live_transcript(
-    media_server: ServerProcess, http: httpx.AsyncClient, speech_wav: Path
+    media_server: ServerProcess, http: httpx.AsyncClient, speaking_browser: Browser
 ) -> None:
     application = await create_application(http, question_count=2, record=True)
-    async with speaking_browser(speech_wav) as browser, browser_context(browser) as context:
-        page = await start_live_interview(context, media_server, application)
+    async with browser_context(speaking_browser) as context:
+        page, sent = await start_live_interview(context, media_server, application)
+        await page.wait_for_selector("html[data-media='connected']")
         question_id = await page.evaluate("() => window.interview.client.currentQuestion.id")
         final = await wait_final_with_key_words(page)
         assert final["questionId"] == question_id
         assert final["endMs"] > final["startMs"]
-        # The transcript panel shows the line, and the live indicators came from the server.
+        # The transcript panel shows the line; the level meter moves with the server's audio.level.
         line = page.locator("#transcript li", has_text="experience").first
         await line.wait_for()
         assert "python" in (await line.inner_text()).lower()
         await page.wait_for_function("() => document.querySelector('#live-level').value > 0")
         assert await page.is_visible("#live-audio")
         assert await page.is_hidden("#media-notice")
-        path = await screenshot(page, "live-transcript")
+        await screenshot(page, "live-transcript")
+        # One offer, trickled candidates, and the server answered with its loopback candidate only.
+        assert sent.signalling() == [(1, "webrtc.offer")]
+        assert any(c and " 127.0.0.1 " in c["candidate"] for c in sent.candidates())
+        assert (await selected_pair(page))["remote"] == "127.0.0.1"
         session_id = await page.evaluate("() => window.interview.client.sessionId")
-    assert path.exists()
 
     events = await stored_events(http, session_id)
-    finals = [e for e in events if e["type"] == "transcript.final"]
-    assert final["seq"] in [e["seq"] for e in finals]
-    stored = next(e for e in finals if e["seq"] == final["seq"])
-    assert all(word in stored["payload"]["text"].lower() for word in KEY_WORDS)
-    assert stored["payload"]["source"] == "server"
+    finals = {e["seq"]: e for e in events if e["type"] == "transcript.final"}
+    assert final["seq"] in finals
+    stored = finals[final["seq"]]["payload"]
+    assert all(word in stored["text"].lower() for word in KEY_WORDS)
+    assert stored["source"] == "server" and stored["questionId"] == question_id
     assert "connected" in [e["payload"]["state"] for e in events if e["type"] == "media.state"]
     consents = [e for e in events if e["type"] == "event" and e["payload"]["name"] == "recording.consent"]
     assert [c["payload"]["payload"] for c in consents] == [{"granted": True}]
@@ -175,3 +232,123 @@ async def test_spoken_answer_becomes_a_stored_live_transcript(
     recording = await http.get(f"/api/interview/sessions/{session_id}/recording", headers=RECRUITER)
     assert recording.status_code == 200
     assert recording.content[:4] == b"RIFF" and len(recording.content) > 44 + 16000
+
+
+async def test_new_socket_renegotiates_on_a_fresh_peer_connection(
+    media_server: ServerProcess, http: httpx.AsyncClient, speaking_browser: Browser
+) -> None:
+    application = await create_application(http, question_count=2)
+    async with browser_context(speaking_browser) as context:
+        page, sent = await start_live_interview(context, media_server, application, consent=False)
+        await page.wait_for_selector("html[data-media='connected']")
+        await wait_final_with_key_words(page)  # the first peer carries speech
+        await page.evaluate("() => { window.__firstPeer = window.interview.client.media.pc; }")
+
+        await context.set_offline(True)
+        await page.wait_for_selector("#connection[data-state='offline']")
+        await page.wait_for_selector("html[data-media='waiting']")
+        seen = await page.evaluate("() => window.interview.client.state.lastSeq")
+        await context.set_offline(False)
+        await page.wait_for_selector("#connection[data-state='online']")
+        await page.wait_for_selector("html[data-media='connected']")
+        reconnected = await page.wait_for_function(
+            "(seen) => window.__mediaStates.find((m) => m.state === 'connected' && m.seq > seen) || null", arg=seen
+        )
+        first = await wait_final_with_key_words(page, after_seq=(await reconnected.json_value())["seq"])
+        # The old peer may still finalise its last words after that; the next line is surely the new peer's.
+        after = await wait_final_with_key_words(page, after_seq=first["seq"])
+        assert await page.evaluate("() => window.interview.client.media.pc !== window.__firstPeer")
+        assert await page.evaluate("() => window.__firstPeer.connectionState") == "closed"
+        # The first socket offered; the second one restarted, with a new peer connection.
+        assert sent.signalling() == [(1, "webrtc.offer"), (2, "webrtc.restart")]
+        session_id = await page.evaluate("() => window.interview.client.sessionId")
+
+    events = await stored_events(http, session_id)
+    assert after["seq"] in [e["seq"] for e in events if e["type"] == "transcript.final"]
+    states = [e["payload"]["state"] for e in events if e["type"] == "media.state"]
+    assert states.count("connected") >= 2, states
+    await wait_no_media_sessions(http)
+
+
+async def test_denied_microphone_leaves_the_interview_running(
+    media_server: ServerProcess, http: httpx.AsyncClient
+) -> None:
+    application = await create_application(http, question_count=2)
+    # Without Chromium's fake permission prompt, so that the site setting below is obeyed.
+    args = [arg for arg in CHROMIUM_ARGS if arg != "--use-fake-ui-for-media-stream"]
+    async with chromium(args) as browser, browser_context(browser) as context:
+        page = await context.new_page()
+        # The candidate blocks the microphone in the site settings (a real browser permission, not a stub).
+        cdp = await context.new_cdp_session(page)
+        target = (await cdp.send("Target.getTargetInfo"))["targetInfo"]
+        await cdp.send(
+            "Browser.setPermission",
+            {
+                "permission": {"name": "microphone"},
+                "setting": "denied",
+                "origin": media_server.base_url,
+                "browserContextId": target["browserContextId"],
+            },
+        )
+        await page.goto(interview_url(media_server, application))
+        await page.wait_for_selector("html[data-ready='true']")
+        sent = SentFrames(page)
+        await page.click("#start")
+        await page.wait_for_selector("#connection[data-state='online']")
+        await page.wait_for_selector("html[data-media='unavailable']")
+        assert "No microphone" in await page.inner_text("#media-notice")
+        assert await page.is_hidden("#message")
+        question_id = await answer_current_question(page, "Typed, because the microphone is blocked.")
+        await page.wait_for_function("(q) => window.interview.client.currentQuestion?.id !== q", arg=question_id)
+        assert sent.signalling() == []
+        session_id = await page.evaluate("() => window.interview.client.sessionId")
+    events = await stored_events(http, session_id)
+    assert [e["payload"]["text"] for e in events if e["type"] == "answer.submit"] == [
+        "Typed, because the microphone is blocked."
+    ]
+    assert not [e for e in events if e["type"] == "media.state"]
+
+
+@pytest.fixture
+def unreachable_media_server(mongodb_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server whose only media address cannot be bound: its answers hold no candidate at all."""
+    env = {
+        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
+        "media_host_addresses": "198.51.100.7",  # TEST-NET-2: never a local address
+        "start_session_rate_limit": "1000",
+    }
+    with running_server(mongodb_url, tmp_path, **env) as process:
+        yield process
+
+
+async def test_media_that_never_connects_gives_up_quietly(
+    unreachable_media_server: ServerProcess, speaking_browser: Browser
+) -> None:
+    server = unreachable_media_server
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        application = await create_application(http, question_count=2)
+        async with browser_context(speaking_browser) as context:
+            page = await open_interview(context, server, application)
+            sent = SentFrames(page)
+            # Short timeouts so the retries run out within the test (the defaults are tens of seconds).
+            await page.evaluate(
+                "() => { window.interview.client.mediaOptions = "
+                "{connectTimeoutMs: 1500, maxAttempts: 1, backoffInitialMs: 200, backoffMaxMs: 400}; }"
+            )
+            await watch_page(page)
+            await page.click("#start")
+            await page.wait_for_selector("#connection[data-state='online']")
+            await page.wait_for_selector("html[data-media='failed']")
+            assert "type your answers" in await page.inner_text("#media-notice")
+            assert await page.is_hidden("#message")
+            # The first offer, then one retry on a fresh peer connection, then nothing more.
+            assert sent.signalling() == [(1, "webrtc.offer"), (1, "webrtc.restart")]
+            question_id = await answer_current_question(page, "Typed while live audio is down.")
+            await page.wait_for_function("(q) => window.interview.client.currentQuestion?.id !== q", arg=question_id)
+            assert await page.evaluate("() => window.__media") == ["connecting", "reconnecting", "failed"]
+            session_id = await page.evaluate("() => window.interview.client.sessionId")
+        events = await stored_events(http, session_id)
+        assert [e["payload"]["text"] for e in events if e["type"] == "answer.submit"] == [
+            "Typed while live audio is down."
+        ]
+        await wait_no_media_sessions(http)

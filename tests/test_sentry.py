@@ -9,13 +9,13 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.local_http import QuietHandler, serve_locally
 from tests.support import create_application, running_server, start_session
 
 
@@ -52,7 +52,7 @@ class EnvelopeSink:
 def sentry_sink() -> Iterator[tuple[str, EnvelopeSink]]:
     sink = EnvelopeSink()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             encoding = self.headers.get("Content-Encoding", "")
@@ -69,17 +69,8 @@ def sentry_sink() -> Iterator[tuple[str, EnvelopeSink]]:
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args: object) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://publickey@127.0.0.1:{httpd.server_address[1]}/1", sink
-    finally:
-        httpd.shutdown()
-        thread.join()
+    with serve_locally(Handler) as port:
+        yield f"http://publickey@127.0.0.1:{port}/1", sink
 
 
 async def test_start_session_event_carries_session_tag(

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -74,13 +75,14 @@ async def finish(client: InterviewClient) -> None:
         answered = {m["questionId"] for m in client.of_type("answer.recorded")}
         if question["id"] not in answered:
             await client.send("answer.submit", questionId=question["id"], text="an answer")
-        number = question["number"]
-        await client.wait_for(
-            lambda m, number=number: (
-                (m.get("type") == "question" and m["number"] > number)
-                or (m.get("type") == "session.state" and m["status"] == "completed")
+        number: int = question["number"]
+
+        def moved_on(m: dict[str, Any], number: int = number) -> bool:
+            return (m.get("type") == "question" and m["number"] > number) or (
+                m.get("type") == "session.state" and m["status"] == "completed"
             )
-        )
+
+        await client.wait_for(moved_on)
 
 
 async def test_welcome_then_replay_in_seq_order(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:

@@ -163,7 +163,7 @@ async def test_stale_last_seq_replays_duplicates_that_the_client_drops(
     unique_before = list(client.messages)
 
     await client.connect(last_seq=0)  # a client that lost its lastSeq gets everything again
-    await client.wait_for(lambda m: m.get("duplicate") and m.get("type") == "question" and m["number"] == 2)
+    await client.wait_for(lambda m: bool(m.get("duplicate")) and m.get("type") == "question" and m["number"] == 2)
     await client.close()
     assert client.duplicates == len(unique_before)
     assert client.messages == unique_before

@@ -19,6 +19,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin, Subprotocol
 
 SUBPROTOCOL = "interview.v1"
 Predicate = Callable[[dict[str, Any]], bool]
@@ -38,8 +39,8 @@ async def open_socket(
     """A raw connection (no hello) with the protocol's subprotocol offered."""
     return await websockets.connect(
         url,
-        subprotocols=[SUBPROTOCOL] if subprotocols is None else subprotocols,  # type: ignore[list-item]
-        origin=origin,  # type: ignore[arg-type]
+        subprotocols=[Subprotocol(p) for p in ([SUBPROTOCOL] if subprotocols is None else subprotocols)],
+        origin=Origin(origin) if origin else None,
         ping_interval=None,
         open_timeout=10,
         close_timeout=5,
@@ -92,6 +93,7 @@ class InterviewClient:
         self.sends = 0
         self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._replaced: list[asyncio.Task[None]] = []
 
     # ----- connection ------------------------------------------------------------
 
@@ -108,10 +110,17 @@ class InterviewClient:
         return set(self._seqs)
 
     async def connect(
-        self, *, last_seq: int | str | None = "auto", resend: bool = True, **kwargs: Any
+        self, *, last_seq: int | str | None = "auto", resend: bool = True, take_over: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
-        """Open a socket, say hello (with the unacked ids) and resend the outbox; returns the welcome."""
-        await self.drop()
+        """Open a socket, say hello (with the unacked ids) and resend the outbox; returns the welcome.
+
+        With `take_over`, the current socket is left open: the server closes it (4009).
+        """
+        if take_over:
+            self._replaced.extend(r for r in (self._reader,) if r is not None)
+            self.ws, self._reader = None, None
+        else:
+            await self.drop()
         ws = await open_socket(self.url, origin=self.origin, **kwargs)
         hello = {
             "type": "hello",
@@ -169,6 +178,10 @@ class InterviewClient:
             with contextlib.suppress(Exception):
                 await self.ws.close()
         await self.drop()
+        for reader in self._replaced:  # sockets taken over: the server closes them
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader, 10)
+        self._replaced.clear()
 
     async def wait_closed(self, within: float = 20) -> int | None:
         """Until the server closes this socket; its close code."""
@@ -263,6 +276,15 @@ class InterviewClient:
                 self._changed.clear()
                 if not self.connected:
                     raise ConnectionError(f"socket closed ({self.close_codes[-1:]}) before acks")
+                await self._changed.wait()
+
+    async def wait_until(self, condition: Callable[[], bool], *, within: float = 20) -> None:
+        """Until `condition()` holds; ConnectionError if the socket closes first."""
+        async with asyncio.timeout(within):
+            while not condition():
+                self._changed.clear()
+                if self._reader is None or self._reader.done():
+                    raise ConnectionError(f"socket closed ({self.close_codes[-1:]}) while waiting")
                 await self._changed.wait()
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:

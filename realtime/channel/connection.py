@@ -57,6 +57,7 @@ from server.errors import AppError, ErrorCode
 from server.principals import SessionPrincipal
 from server.sessions import NewClientEvent, SessionHub, SessionService, question_payload, utcnow
 from server.sessions.client_events import validate_client_payload
+from server.wire import QuestionOut
 from storage.events import EventRepository
 from storage.models import TERMINAL_STATUSES, EventDoc, EventSource, SessionDoc
 
@@ -66,6 +67,9 @@ REPLAY_PAGE_SIZE = 200
 GARBAGE_LIMIT = 10  # invalid messages within GARBAGE_WINDOW_SECONDS before closing 4008
 GARBAGE_WINDOW_SECONDS = 60.0
 STORAGE_RETRY_SECONDS = 1.0
+# The session is marked connected (`connectedUntil`) for this long and renewed at half-time,
+# so the abandon sweeper leaves it alone; a dead process's mark simply runs out.
+CONNECTION_LEASE_SECONDS = 300.0
 _TIMER_EVENTS = frozenset({"question", "question.timeout", *STATE_EVENT_TYPES})
 _RETRYABLE = RETRYABLE_ERROR_CODES
 
@@ -189,6 +193,7 @@ class Connection:
         self._resume_from = 0
         self._last_sent_seq = 0
         self._last_heard = time.monotonic()
+        self._lease_renew_at = 0.0
         self._bucket = TokenBucket(self.config.rate_per_second, self.config.rate_burst)
         self._rate_warned = False
         self._garbage = StrikeCounter(GARBAGE_LIMIT, GARBAGE_WINDOW_SECONDS)
@@ -274,6 +279,8 @@ class Connection:
             for task in tasks:
                 task.add_done_callback(self._on_task_done)
             await self._stop.wait()
+        except ConnectionLost:
+            self._disconnected = True
         except PyMongoError as error:
             self._storage_failed(error, None)
         except Exception as error:
@@ -301,7 +308,9 @@ class Connection:
         welcome = WelcomeMessage(
             session_id=session.session_id,
             status=session.status.value,
-            current_question=question_payload(question, len(session.questions)) if asked and question else None,
+            current_question=QuestionOut.model_validate(question_payload(question, len(session.questions)))
+            if asked and question
+            else None,
             question_remaining_seconds=session.question_remaining_seconds(utcnow()) if asked else None,
             last_seq=session.last_seq,
             heartbeat_seconds=self.config.heartbeat_seconds,
@@ -532,7 +541,8 @@ class Connection:
             self._garbage_in(ErrorCode.VALIDATION_ERROR, "Message must be a JSON object")
             return
         id = _message_id(data)
-        hook = self._hooks.get(data.get("type")) if isinstance(data.get("type"), str) else None
+        type_ = data.get("type")
+        hook = self._hooks.get(type_) if isinstance(type_, str) else None
         if hook is not None:
             try:
                 await hook.on_message(data)
@@ -598,9 +608,10 @@ class Connection:
     # ----- timers ------------------------------------------------------------------
 
     async def _touch(self) -> None:
-        until = utcnow() + timedelta(seconds=self.config.idle_timeout_seconds + self.config.heartbeat_seconds)
+        lease = max(CONNECTION_LEASE_SECONDS, self.config.idle_timeout_seconds)
+        self._lease_renew_at = time.monotonic() + lease / 2
         try:
-            await self.service.touch_connection(self.session_id, until)
+            await self.service.touch_connection(self.session_id, utcnow() + timedelta(seconds=lease))
         except PyMongoError as error:
             logger.warning("could not renew the connection mark: %s", type(error).__name__, extra=self._log)
 
@@ -620,7 +631,7 @@ class Connection:
             if now >= next_ping:
                 self.send_ephemeral(PingMessage(ts=int(time.time() * 1000)))
                 next_ping = now + interval
-                if not self._ended:
+                if not self._ended and now >= self._lease_renew_at:
                     await self._touch()
             await asyncio.sleep(max(0.0, min(next_ping, idle_deadline) - time.monotonic()))
 

@@ -83,13 +83,10 @@ class WavRecorder:
 
     def _run(self) -> None:
         """Writer thread: drain the queue into the file until the end marker."""
-        writer: wave.Wave_write | None = None
+        writer: wave.Wave_write | _WavAppender | None = None
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            writer = wave.open(str(self._path), "wb")
-            writer.setnchannels(1)
-            writer.setsampwidth(PCM_SAMPLE_WIDTH)
-            writer.setframerate(PCM_SAMPLE_RATE)
+            writer = _open_writer(self._path)
         except OSError as exc:
             self._fail(exc)
         try:
@@ -134,9 +131,65 @@ class WavRecorder:
             self._log.error("recording to %s failed", self._path, exc_info=exc)
 
     @staticmethod
-    def _abandon(writer: wave.Wave_write) -> None:
+    def _abandon(writer: wave.Wave_write | _WavAppender) -> None:
         """Close a writer that already failed; its error was reported."""
         try:
             writer.close()
         except OSError:
             pass
+
+
+_DATA_SIZE_OFFSET = 40  # the canonical 44-byte header the wave module writes
+
+
+class _WavAppender:
+    """Appends PCM to an existing canonical WAV file and fixes its sizes on close.
+
+    A session may get several peer connections (reconnects, ICE restarts); each
+    continues the same recording instead of overwriting what came before.
+    """
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self._file = open(path, "r+b")
+        self._file.seek(0, 2)
+        self._data_bytes = self._file.tell() - (_DATA_SIZE_OFFSET + 4)
+
+    def writeframesraw(self, data: bytes) -> None:
+        self._file.write(data)
+        self._data_bytes += len(data)
+
+    def close(self) -> None:
+        try:
+            self._file.seek(4)
+            self._file.write((36 + self._data_bytes).to_bytes(4, "little"))
+            self._file.seek(_DATA_SIZE_OFFSET)
+            self._file.write(self._data_bytes.to_bytes(4, "little"))
+        finally:
+            self._file.close()
+
+
+def _appendable(path: pathlib.Path) -> bool:
+    """True for a 16 kHz mono s16 WAV with the canonical header (what this recorder writes)."""
+    try:
+        with wave.open(str(path), "rb") as existing:
+            params = existing.getparams()
+        with open(path, "rb") as raw:
+            header = raw.read(_DATA_SIZE_OFFSET)
+    except (OSError, EOFError, wave.Error):
+        return False
+    return (
+        params.nchannels == 1
+        and params.sampwidth == PCM_SAMPLE_WIDTH
+        and params.framerate == PCM_SAMPLE_RATE
+        and header[36:40] == b"data"
+    )
+
+
+def _open_writer(path: pathlib.Path) -> wave.Wave_write | _WavAppender:
+    if path.exists() and _appendable(path):
+        return _WavAppender(path)
+    writer = wave.open(str(path), "wb")
+    writer.setnchannels(1)
+    writer.setsampwidth(PCM_SAMPLE_WIDTH)
+    writer.setframerate(PCM_SAMPLE_RATE)
+    return writer
