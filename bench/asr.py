@@ -86,12 +86,13 @@ async def one_speaker(server_ws: str, http: httpx.AsyncClient, wav: Path, delay:
 
 async def run(args: argparse.Namespace) -> None:
     speech = synthesize(SENTENCE)
-    options = argparse.Namespace(workers=args.workers, threads=1, model=None, rounds=3)
+    options = argparse.Namespace(workers=args.workers, threads=args.threads, model=None, rounds=3)
     rtf, _elapsed = await measure_rtf(options, speech, 1)
     print(f"transcriber real-time factor (1 stream, in-process): {rtf:.1f}x real time")
     env = {
         "TRANSCRIBER": "whisper",
         "TRANSCRIBE_WORKERS": str(args.workers),
+        "TRANSCRIBE_THREADS": str(args.threads),
         "MEDIA_HOST_ADDRESSES": "127.0.0.1",
         "START_SESSION_RATE_LIMIT": "100000",
         "LOG_LEVEL": "WARNING",
@@ -120,6 +121,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="CTranslate2 threads per worker")
     parser.add_argument("--stagger", type=float, default=0.0, help="seconds between speakers' starts (0 = all at once)")
     return parser.parse_args()
 

@@ -113,7 +113,9 @@ class MediaRuntime:
         if settings.media_host_addresses:
             _gather_host_candidates_on(settings.media_host_addresses)
         return cls(
-            transcriber=create_transcriber(settings.transcriber, settings.whisper_model, settings.transcribe_workers),
+            transcriber=create_transcriber(
+                settings.transcriber, settings.whisper_model, settings.transcribe_workers, settings.transcribe_threads
+            ),
             ice_servers=parse_ice_servers(settings.ice_servers),
             recordings_dir=settings.recordings_path,
             speech_end_silence_ms=settings.speech_end_silence_ms,

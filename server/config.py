@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     transcriber: Literal["whisper", "none"] = "none"
     whisper_model: str | None = None
     transcribe_workers: int = Field(default=2, ge=1, le=32)
+    transcribe_threads: int = Field(default=1, ge=1, le=32)  # CTranslate2 threads per worker
     # Silence that ends an utterance: shorter gives faster finals, longer fewer splits.
     speech_end_silence_ms: int = Field(default=400, ge=100, le=5000)
     recordings_dir: Path | None = None
