@@ -24,6 +24,23 @@ from server.config import Settings
 from server.sessions.client_events import CLIENT_EVENT_TYPES, MAX_PAYLOAD_BYTES
 from server.telemetry import FORWARDED_CLIENT_EVENTS
 
+_WEBRTC_INTRO = """\
+## WebRTC signalling and live media
+
+The candidate's microphone (and camera) reach the server over WebRTC; signalling runs on
+this socket after `welcome` (whose `iceServers` lists the STUN/TURN servers). The server
+answers each offer with `webrtc.answer`, whose SDP already holds all of the server's ICE
+candidates (the server does not trickle); the browser trickles its own with `webrtc.ice`.
+The server cannot restart ICE in place: after a network change the browser creates a new
+RTCPeerConnection and sends its offer as `webrtc.restart`; transcription and recording go on.
+Server-side transcripts arrive as `transcript.partial` (ephemeral) and `transcript.final`
+(persisted, with `questionId`); `media.state` (connected, disconnected, failed) is persisted.
+Signalling errors (bad SDP, candidates before an offer, an offer for an ended session) are
+`error` messages with code `WEBRTC_ERROR`, `VALIDATION_ERROR`, `SESSION_ALREADY_COMPLETED` or
+`SESSION_NOT_ACTIVE`; the connection stays open. The peer connection is closed when the
+socket closes (session ended, replaced, dropped) or the peer fails.
+"""
+
 _INTRO = """\
 # Interview WebSocket protocol (`{subprotocol}`)
 
@@ -177,6 +194,16 @@ def render() -> str:
         if type_ == "token.refresh":
             notes += " Stored without the token; a fresh token is minted each time it is sent or replayed."
         parts.append(_section(type_, server_model, notes))
+    parts.append(_WEBRTC_INTRO)
+    from realtime.webrtc import WEBRTC_CLIENT_MODELS, WEBRTC_SERVER_MODELS
+
+    for model in WEBRTC_CLIENT_MODELS:
+        type_ = _type_of(model)
+        reply = "no reply unless `error`" if type_ == "webrtc.ice" else "answered with `webrtc.answer` or `error`"
+        parts.append(_section(type_, model, f" Client -> server; {reply}."))
+    for server_model in WEBRTC_SERVER_MODELS:
+        type_ = " / ".join(server_model.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
+        parts.append(_section(type_, server_model, " Server -> client; ephemeral: no `seq`, never replayed."))
     event_rows = "\n".join(f"| `{t}` | {_fields(model)} |" for t, model in CLIENT_EVENT_TYPES.items())
     parts.append(
         _CLIENT_EVENTS.format(
