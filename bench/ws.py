@@ -8,6 +8,9 @@
 (c) The same traffic against a bare `websockets` echo server (in another process) that
     acks each message without doing anything else: the transport's ceiling. Ratios
     between (b) and (c) are printed.
+(d) The store's ceiling for the same work: the five MongoDB operations one stored client
+    message costs (session read, idempotency lookup, seq allocation, insert, session read),
+    issued directly through PyMongo with the same concurrency, on the same collections.
 
 Usage: python bench/ws.py [--idle 1000 --sessions 200 --rate 2 --duration 20]
 """
@@ -24,10 +27,12 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import websockets
 from pymongo import AsyncMongoClient
 
@@ -105,9 +110,18 @@ class Peer:
                     await self.ws.send(json.dumps({"type": "pong", "ts": message.get("ts")}))
 
 
+COMPRESSION: dict[str, Any] = {}  # --no-compression: {"compression": None}
+
+
 async def open_peer(url: str, token: str, expect: int) -> Peer:
     """Connect, say hello and read the welcome plus `expect` replayed messages."""
-    ws = await websockets.connect(url, subprotocols=["interview.v1"], ping_interval=None, open_timeout=60)  # type: ignore[list-item]
+    ws = await websockets.connect(
+        url,
+        subprotocols=["interview.v1"],  # type: ignore[list-item]
+        ping_interval=None,
+        open_timeout=60,
+        **COMPRESSION,
+    )
     await ws.send(json.dumps({"type": "hello", "token": token, "lastSeq": None}))
     for _ in range(1 + expect):
         await asyncio.wait_for(ws.recv(), 60)
@@ -178,7 +192,7 @@ async def traffic(url: str, tokens: list[str], rate: float, duration: float, exp
 
     sent = sum(await asyncio.gather(*(send_loop(i, p) for i, p in enumerate(peers))))
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(30):  # the last acks
+        async with asyncio.timeout(120):  # the last acks (a saturated store answers late, never not)
             await asyncio.gather(*(p.drained.wait() for p in peers))
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu_before
@@ -194,6 +208,47 @@ async def traffic(url: str, tokens: list[str], rate: float, duration: float, exp
         "max_ms": max(ms) if ms else float("nan"),
         "server_cpu_seconds": cpu,
     }
+
+
+async def bare_store(mongodb_url: str, db_name: str, session_ids: list[str], total: int) -> dict[str, float]:
+    """The MongoDB operations of one stored transcript, without the server: the store's ceiling."""
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, maxPoolSize=len(session_ids))
+    db = mongo[db_name]
+    latencies: list[float] = []
+    per_session = max(1, total // len(session_ids))
+
+    async def one_session(session_id: str) -> None:
+        for _ in range(per_session):
+            started = time.perf_counter()
+            id = str(uuid.uuid4())
+            await db.interviewSessions.find_one({"sessionId": session_id})
+            await db.sessionEvents.find({"sessionId": session_id, "clientEventId": {"$in": [id]}}).to_list()
+            session = await db.interviewSessions.find_one_and_update(
+                {"sessionId": session_id}, {"$inc": {"lastSeq": 1}}, return_document=True
+            )
+            assert session is not None
+            now = datetime.now(UTC)
+            await db.sessionEvents.insert_one(
+                {
+                    "sessionId": session_id,
+                    "seq": session["lastSeq"],
+                    "type": "transcript",
+                    "ts": now,
+                    "payload": {"text": "bare", "final": True, "startMs": 0, "endMs": 800},
+                    "source": "client",
+                    "clientEventId": id,
+                    "receivedAt": now,
+                }
+            )
+            await db.interviewSessions.find_one({"sessionId": session_id})
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_session(s) for s in session_ids))
+    elapsed = time.perf_counter() - started
+    await mongo.close()
+    ms = [v * 1000 for v in latencies]
+    return {"throughput": len(latencies) / elapsed, "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99)}
 
 
 # ----- the bare echo server ------------------------------------------------------------
@@ -272,6 +327,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"(b)/(c) {args.sessions} sessions x {args.rate}/s transcripts for {args.duration:.0f}s:")
         channel = await traffic(server.ws_url, tokens[: args.sessions], args.rate, args.duration, 2, pid)
         report("channel (stored, then acked)", channel)
+        session_ids = [jwt.decode(t, options={"verify_signature": False})["sid"] for t in tokens[: args.sessions]]
+        store = await bare_store(mongodb_url, server.env["MONGODB_DB"], session_ids, 2 * len(session_ids))
     with echo_process() as (port, echo_pid):
         echo_tokens = ["-"] * args.sessions
         echo = await traffic(f"ws://127.0.0.1:{port}/", echo_tokens, args.rate, args.duration, 0, echo_pid)
@@ -281,6 +338,10 @@ async def main(args: argparse.Namespace) -> None:
         f"p50 latency {channel['p50_ms'] / echo['p50_ms']:.1f}x, "
         f"p99 latency {channel['p99_ms'] / echo['p99_ms']:.1f}x, "
         f"server CPU {channel['server_cpu_seconds'] / max(echo['server_cpu_seconds'], 0.01):.1f}x"
+    )
+    print(
+        f"(d) store ceiling, the 5 PyMongo operations of one stored message, {args.sessions} concurrent: "
+        f"{store['throughput']:.1f} msg/s, p50={store['p50_ms']:.1f}ms p99={store['p99_ms']:.1f}ms"
     )
 
 
@@ -293,8 +354,11 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=2.0, help="transcripts per second per session")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
     parser.add_argument("--mongodb-url", default=None, help="use this store instead of a fresh embedded one")
+    parser.add_argument("--no-compression", action="store_true", help="clients refuse permessage-deflate")
     parser.add_argument("--echo-server", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.no_compression:
+        COMPRESSION["compression"] = None
     if arguments.echo_server is not None:
         asyncio.run(echo_server(arguments.echo_server))
     else:

@@ -20,10 +20,18 @@ from server.context import AppContext
 from server.demo import seed_demo
 from server.errors import AppError, ErrorCode, storage_unavailable
 from server.openapi import Operation, build_openapi
-from server.routes import applications, health, start_session
-from server.routes import offline_pack, pages
-from server.routes import analytics, session_actions, session_events, sessions
-from server.routes import recording
+from server.routes import (
+    analytics,
+    applications,
+    health,
+    offline_pack,
+    pages,
+    recording,
+    session_actions,
+    session_events,
+    sessions,
+    start_session,
+)
 from storage import ensure_indexes, load_packaged_bank
 
 logger = logging.getLogger(__name__)

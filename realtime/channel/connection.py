@@ -1,18 +1,20 @@
 """One live WebSocket connection of an interview, from a valid `hello` to its close.
 
-It owns five tasks (writer, reader, heartbeat, question timer, token refresh)
-and cancels and awaits them all when it ends. The writer is the only task that
-sends: it first replays the persisted server events after the client's
-`lastSeq`, then drains a bounded queue fed by the SessionHub (live events), by
-the reader (`ack`, `error`) and by the heartbeat (`ping`). The hub listener is
-subscribed before the replay is read and the writer skips every seq it already
-sent, so nothing falls into the gap between replay and live delivery. A client
-that lets the queue fill up is closed with 1013 and resumes by replay.
+It owns its tasks (writer, reader, processor, heartbeat, question timer, token
+refresh) and cancels and awaits them all when it ends. The writer is the only
+task that sends: it first replays the persisted server events after the
+client's `lastSeq`, then drains a bounded queue fed by the SessionHub (live
+events), by the processor (`ack`, `error`) and by the heartbeat (`ping`). The
+hub listener is subscribed before the replay is read and the writer skips every
+seq it already sent, so nothing falls into the gap between replay and live
+delivery. A client that lets the queue fill up is closed with 1013 and resumes
+by replay.
 
-The reader handles one client message at a time: it stores state-changing
-messages through `SessionService.ingest_client_events` and acks them only after
-the write returned. Nothing here imports Starlette; the endpoint adapts its
-WebSocket to `Transport`.
+The reader starts after the replay; it rate-limits, parses and validates, and
+passes state-changing messages to the processor, which stores them in order
+through `SessionService.ingest_client_events` (messages that queued up while the
+store was busy go in one call) and acks them only after the write returned.
+Nothing here imports Starlette; the endpoint adapts its WebSocket to `Transport`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from storage.models import TERMINAL_STATUSES, EventDoc, EventSource, SessionDoc
 logger = logging.getLogger(__name__)
 
 REPLAY_PAGE_SIZE = 200
+MAX_BATCH = 50  # client messages stored with one ingest call when they queued up behind a slow store
 GARBAGE_LIMIT = 10  # invalid messages within GARBAGE_WINDOW_SECONDS before closing 4008
 GARBAGE_WINDOW_SECONDS = 60.0
 STORAGE_RETRY_SECONDS = 1.0
@@ -179,6 +182,8 @@ class Connection:
         self._token_expires_at = token_expires_at
         self._log = {"session_id": self.session_id}
         self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(self.config.send_queue_size)
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue(MAX_BATCH)
+        self._status = ""
         self._stop = asyncio.Event()
         self._replayed = asyncio.Event()
         self._busy = asyncio.Lock()
@@ -269,6 +274,7 @@ class Connection:
             self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.session_id}")
             tasks.append(self._writer)
             tasks.append(asyncio.create_task(self._read(), name=f"ws-reader-{self.session_id}"))
+            tasks.append(asyncio.create_task(self._process(), name=f"ws-processor-{self.session_id}"))
             tasks.append(asyncio.create_task(self._heartbeat(), name=f"ws-heartbeat-{self.session_id}"))
             if session.status in TERMINAL_STATUSES:
                 tasks.append(asyncio.create_task(self._drain_deadline(), name=f"ws-drain-{self.session_id}"))
@@ -301,6 +307,7 @@ class Connection:
         known: dict[str, int] = {}
         if hello.pending_ids:
             known = await service.event_log.known_client_ids(self.session_id, list(dict.fromkeys(hello.pending_ids)))
+        self._status = session.status.value
         self._resume_from = hello.last_seq or 0
         self._last_sent_seq = self._resume_from
         question = session.current_question()
@@ -416,8 +423,10 @@ class Connection:
         """SessionHub listener: must not block."""
         if event.type in _TIMER_EVENTS:
             self._timer.poke()
-        if event.type in STATE_EVENT_TYPES and event.payload.get("status") in {s.value for s in TERMINAL_STATUSES}:
-            self._ended = True
+        if event.type in STATE_EVENT_TYPES:
+            self._status = str(event.payload.get("status", self._status))
+            if self._status in {s.value for s in TERMINAL_STATUSES}:
+                self._ended = True
         self._enqueue(event)
         if self._ended and not self._busy.locked() and not self._awaiting:
             self.request_close(CloseCode.SESSION_ENDED, "session ended", flush=True)
@@ -479,6 +488,7 @@ class Connection:
     # ----- receiving -----------------------------------------------------------
 
     async def _read(self) -> None:
+        """Receive frames: rate limit, parse, validate; state-changing messages go to the inbox."""
         # Client messages wait (in the socket) until the replay is out: what they cause is sent after it.
         await self._replayed.wait()
         while not self._stop.is_set():
@@ -493,10 +503,20 @@ class Connection:
                 return  # left unacked: the client resends it after reconnecting
             if not self._admit(frame):
                 continue
+            message = await self._parse(frame)
+            if message is not None:
+                await self._inbox.put(message)  # bounded: a client faster than the store waits in TCP
+
+    async def _process(self) -> None:
+        """Store the inbox in order; messages that queued up meanwhile are stored as one batch."""
+        while not self._stop.is_set():
+            batch = [await self._inbox.get()]
+            while len(batch) < MAX_BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
             async with self._busy:
                 if self._closing or self._stop.is_set():
-                    return  # retired or closing: leave the message unacked, the client resends it
-                await self._handle(frame)
+                    return  # retired or closing: left unacked, the client resends them
+                await self._store(batch)
             if self._ended and not self._awaiting:
                 self.request_close(CloseCode.SESSION_ENDED, "session ended", flush=True)
                 return
@@ -524,22 +544,23 @@ class Connection:
         if self._garbage.add():
             self.request_close(CloseCode.POLICY_VIOLATION, "too many invalid messages", flush=True)
 
-    async def _handle(self, frame: str | bytes) -> None:
+    async def _parse(self, frame: str | bytes) -> Any:
+        """The state-changing message in `frame`, or None once it was answered here."""
         if isinstance(frame, bytes):
             self._garbage_in(ErrorCode.VALIDATION_ERROR, "Binary frames are not part of the protocol")
-            return
+            return None
         if len(frame) > self.config.max_message_bytes or len(frame.encode()) > self.config.max_message_bytes:
             # uvicorn enforces ws_max_size already; this guards other servers.
             self.request_close(CloseCode.MESSAGE_TOO_BIG, "message too big")
-            return
+            return None
         try:
             data = json.loads(frame)
         except ValueError:
             self._garbage_in(ErrorCode.INVALID_JSON, "Message is not valid JSON")
-            return
+            return None
         if not isinstance(data, dict):
             self._garbage_in(ErrorCode.VALIDATION_ERROR, "Message must be a JSON object")
-            return
+            return None
         id = _message_id(data)
         type_ = data.get("type")
         hook = self._hooks.get(type_) if isinstance(type_, str) else None
@@ -548,56 +569,64 @@ class Connection:
                 await hook.on_message(data)
             except AppError as error:
                 self.send_error(error.code, error.message, id=id, details=error.details)
-            return
+            return None
         try:
             message = CLIENT_MESSAGE_ADAPTER.validate_python(data)
         except ValidationError as error:
             unknown = any(e["type"] in ("union_tag_invalid", "union_tag_not_found") for e in error.errors())
             if unknown:
-                self._garbage_in(
-                    ErrorCode.UNKNOWN_MESSAGE_TYPE, f"Unknown message type {str(data.get('type'))[:64]!r}", id=id
-                )
+                self._garbage_in(ErrorCode.UNKNOWN_MESSAGE_TYPE, f"Unknown message type {str(type_)[:64]!r}", id=id)
             else:
                 self._garbage_in(ErrorCode.VALIDATION_ERROR, "Invalid message", id=id, details=_details(error))
-            return
+            return None
         if isinstance(message, PongMessage):
-            return
+            return None
         if isinstance(message, HelloMessage):
             self._garbage_in(ErrorCode.VALIDATION_ERROR, "hello was already received on this connection")
-            return
-        await self._store(message)
+            return None
+        return message
 
-    async def _store(self, message: Any) -> None:
-        """Store one state-changing message; ack only what the store returned."""
-        self._awaiting.discard(message.id)
+    async def _store(self, batch: list[Any]) -> None:
+        """Store client messages (one ingest call for the batch); ack only what the store returned."""
         now = utcnow()
-        ts = min(message.ts, now) if message.ts is not None else now
+        events: list[NewClientEvent] = []
+        by_id: dict[str, Any] = {}
+        for message in batch:
+            self._awaiting.discard(message.id)
+            try:
+                payload = validate_client_payload(message.type, stored_payload(message))
+            except AppError as error:
+                self.send_error(error.code, error.message, id=message.id, details=error.details, retryable=False)
+                continue
+            ts = min(message.ts, now) if message.ts is not None else now
+            events.append(NewClientEvent(client_event_id=message.id, type=message.type, ts=ts, payload=payload))
+            by_id.setdefault(message.id, message)
+        if not events:
+            return
         try:
-            payload = validate_client_payload(message.type, stored_payload(message))
-            outcome = await self.service.ingest_client_events(
-                self.session_id, [NewClientEvent(client_event_id=message.id, type=message.type, ts=ts, payload=payload)]
-            )
-        except AppError as error:
-            self.send_error(error.code, error.message, id=message.id, details=error.details, retryable=False)
+            outcome = await self.service.ingest_client_events(self.session_id, events)
+        except AppError as error:  # the session is closed to all of them
+            for id in by_id:
+                self.send_error(error.code, error.message, id=id, details=error.details, retryable=False)
             return
         except PyMongoError as error:
-            self._storage_failed(error, message.id)
+            self._storage_failed(error, next(iter(by_id)))
             return
-        if message.id in outcome.append.seq_by_client_id:
-            duplicate = message.id in outcome.append.duplicate_ids
-            self.stats["duplicates" if duplicate else "stored"] += 1
-            self.send_ephemeral(AckMessage(ids=[message.id]))
-            if not duplicate:
-                self._after_stored(message)
-        elif message.id in outcome.rejected_ids:
-            self.send_error(
-                ErrorCode.SESSION_NOT_ACTIVE,
-                "The session had ended before this happened",
-                id=message.id,
-                retryable=False,
-            )
-        else:  # pragma: no cover - ingest answers every id
-            self.send_error(ErrorCode.INTERNAL_ERROR, "Message was not stored", id=message.id)
+        stored = outcome.append.seq_by_client_id
+        duplicates = set(outcome.append.duplicate_ids)
+        acked = [id for id in by_id if id in stored]
+        if acked:
+            self.send_ephemeral(AckMessage(ids=acked))
+        for id in acked:
+            self.stats["duplicates" if id in duplicates else "stored"] += 1
+            if id not in duplicates:
+                self._after_stored(by_id[id])
+        closed = ErrorCode.SESSION_ALREADY_COMPLETED if self._status == "completed" else ErrorCode.SESSION_NOT_ACTIVE
+        for id in by_id:
+            if id in outcome.rejected_ids:
+                self.send_error(closed, "The session had ended before this happened", id=id, retryable=False)
+            elif id not in stored:  # pragma: no cover - ingest answers every id
+                self.send_error(ErrorCode.INTERNAL_ERROR, "Message was not stored", id=id)
 
     def _after_stored(self, message: Any) -> None:
         if isinstance(message, EventMessage):  # the browser's tracing events go on to Sentry
