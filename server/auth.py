@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from server.config import Settings
 from server.errors import unauthorized
 from server.principals import Role, SessionPrincipal, UserPrincipal
 
@@ -51,6 +52,21 @@ class Authenticator:
         self._issuer = issuer
         self._leeway = leeway_seconds
         self.session_ttl = timedelta(seconds=session_ttl_seconds)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Authenticator:
+        """The authenticator for resolved settings (secrets already filled in)."""
+        if settings.session_token_secret is None:
+            raise ValueError("secrets must be resolved before building the authenticator")
+        return cls(
+            user_secret=settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None,
+            session_secret=settings.session_token_secret.get_secret_value(),
+            jwks_url=settings.auth_jwks_url,
+            audience=settings.auth_jwt_audience,
+            issuer=settings.auth_jwt_issuer,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            session_ttl_seconds=settings.session_token_ttl_seconds,
+        )
 
     # ----- user tokens --------------------------------------------------------
 

@@ -43,11 +43,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _authenticator(settings: Settings) -> Authenticator:
-    assert settings.session_token_secret is not None
-    return Authenticator(
-        user_secret=settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None,
-        session_secret=settings.session_token_secret.get_secret_value(),
-    )
+    return Authenticator.from_settings(settings)
 
 
 def print_token(args: argparse.Namespace) -> int:

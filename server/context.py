@@ -37,9 +37,6 @@ class AppContext:
     def build(cls, settings: Settings) -> AppContext:
         if settings.mongodb_url is None:
             raise ValueError("MONGODB_URL must be resolved before building the app")
-        session_secret = settings.session_token_secret
-        if session_secret is None:
-            raise ValueError("secrets must be resolved before building the app")
         database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms)
         c = database.collections
         applications = ApplicationRepository(c.applications)
@@ -55,15 +52,7 @@ class AppContext:
             abandon_after_seconds=settings.session_abandon_after_seconds,
             late_upload_grace_seconds=settings.late_upload_grace_seconds,
         )
-        auth = Authenticator(
-            user_secret=settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None,
-            session_secret=session_secret.get_secret_value(),
-            jwks_url=settings.auth_jwks_url,
-            audience=settings.auth_jwt_audience,
-            issuer=settings.auth_jwt_issuer,
-            leeway_seconds=settings.jwt_leeway_seconds,
-            session_ttl_seconds=settings.session_token_ttl_seconds,
-        )
+        auth = Authenticator.from_settings(settings)
         return cls(
             settings=settings,
             database=database,

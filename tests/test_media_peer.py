@@ -54,10 +54,7 @@ def sine_wav(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     rate = 48_000
     samples = array.array(
         "h",
-        (
-            int(16_000 * math.sin(2 * math.pi * SINE_HZ * n / rate))
-            for n in range(int(rate * SINE_SECONDS))
-        ),
+        (int(16_000 * math.sin(2 * math.pi * SINE_HZ * n / rate)) for n in range(int(rate * SINE_SECONDS))),
     )
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
@@ -210,9 +207,7 @@ def test_ice_servers_parse_and_convert() -> None:
     )
     assert "secret" not in repr(servers[1])
     assert parse_ice_servers("") == []
-    assert parse_ice_servers('{"urls": "stun:a.example"}') == [
-        IceServerConfig(urls="stun:a.example")
-    ]
+    assert parse_ice_servers('{"urls": "stun:a.example"}') == [IceServerConfig(urls="stun:a.example")]
 
 
 @pytest.mark.parametrize(
@@ -235,9 +230,7 @@ def test_ice_servers_rejects_bad_config_without_echoing_it(text: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_audio_arrives_as_16khz_mono_pcm(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_audio_arrives_as_16khz_mono_pcm(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     calls = Recorder()
     browser = Browser(sine_wav)
     browsers.append(browser)
@@ -283,9 +276,7 @@ async def test_recording_is_a_valid_wav_with_the_audio(
 
 
 @pytest.mark.asyncio
-async def test_on_audio_errors_do_not_stop_the_audio(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_on_audio_errors_do_not_stop_the_audio(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     calls = Recorder()
 
     def failing(pcm: bytes) -> None:
@@ -294,9 +285,7 @@ async def test_on_audio_errors_do_not_stop_the_audio(
 
     browser = Browser(sine_wav)
     browsers.append(browser)
-    async with MediaPeer(
-        session_id="s", ice_servers=[], on_audio=failing, on_state=calls.on_state
-    ) as peer:
+    async with MediaPeer(session_id="s", ice_servers=[], on_audio=failing, on_state=calls.on_state) as peer:
         await connect(peer, browser)
         await until(lambda: len(calls.chunks) > 10, "audio despite the failing callback")
 
@@ -357,9 +346,7 @@ def _video_only(sdp: str) -> str:
         lambda offer: "v=0\r\nm=audio",
         lambda offer: _video_only(offer),
         lambda offer: offer.replace("a=sendrecv", "a=recvonly"),
-        lambda offer: "\r\n".join(
-            line for line in offer.splitlines() if not line.startswith("a=ice-")
-        ),
+        lambda offer: "\r\n".join(line for line in offer.splitlines() if not line.startswith("a=ice-")),
         lambda offer: re.sub(r"a=rtpmap:(\d+) \S+", r"a=rtpmap:\1 x-unknown/8000", offer),
     ],
     ids=[
@@ -390,9 +377,7 @@ async def test_bad_sdp_is_rejected(
 
 
 @pytest.mark.asyncio
-async def test_calls_after_close_raise_peer_closed(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_calls_after_close_raise_peer_closed(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     browser = Browser(sine_wav)
     browsers.append(browser)
     offer = await browser.offer()
@@ -439,9 +424,7 @@ async def test_close_is_idempotent_and_leaves_no_tasks(
 
 
 @pytest.mark.asyncio
-async def test_close_during_negotiation_raises_peer_closed(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_close_during_negotiation_raises_peer_closed(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     browser = Browser(sine_wav)
     browsers.append(browser)
     offer = await browser.offer()
@@ -456,24 +439,18 @@ async def test_close_during_negotiation_raises_peer_closed(
 
 
 @pytest.mark.asyncio
-async def test_video_is_consumed_and_dropped(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_video_is_consumed_and_dropped(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     calls = Recorder()
     browser = Browser(sine_wav, video=True)
     browsers.append(browser)
     async with make_peer(calls, accept_video=False) as peer:
         await connect(peer, browser)
-        await until(
-            lambda: peer.stats.video_frames > 5 and calls.seconds > 0.2, "video frames and audio"
-        )
+        await until(lambda: peer.stats.video_frames > 5 and calls.seconds > 0.2, "video frames and audio")
     assert calls.states[-1] == "closed"
 
 
 @pytest.mark.asyncio
-async def test_offer_with_same_ice_credentials_renegotiates(
-    sine_wav: pathlib.Path, browsers: list[Browser]
-) -> None:
+async def test_offer_with_same_ice_credentials_renegotiates(sine_wav: pathlib.Path, browsers: list[Browser]) -> None:
     calls = Recorder()
     browser = Browser(sine_wav)
     browsers.append(browser)

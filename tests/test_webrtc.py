@@ -139,7 +139,7 @@ async def test_spoken_sentence_arrives_as_final_transcript(
 
     # The peer connection does not outlive its socket, and the recording is finalised.
     async with asyncio.timeout(30):
-        while (await http.get("/healthz")).json().get("mediaSessions") != 0:
+        while (await http.get("/healthz")).json().get("mediaSessions") != 0:  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.2)
     recording = await http.get(started.url("/recording"), headers=RECRUITER)
     assert recording.status_code == 200

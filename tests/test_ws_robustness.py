@@ -231,7 +231,12 @@ async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: s
                 async for raw in ws:
                     received.append(json.loads(raw))
         code = ws.close_code
-        seen = max(m["seq"] for m in received if "seq" in m)
+        # The close frame sits behind the unread data; when the server gives up on
+        # delivering it, the TCP reset may also discard what was buffered for us.
+        seen = max((m["seq"] for m in received if "seq" in m), default=0)
+        slow_consumer_logged = server.log_path is not None and "slow consumer" in server.log_path.read_text(
+            errors="replace"
+        )
 
         client = InterviewClient(server.ws_url, interview.token)
         client.last_seq = seen
@@ -241,7 +246,8 @@ async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: s
         await client.close()
         async with store_of(server) as db:
             stored = await db.sessionEvents.find({"sessionId": interview.session_id}).sort("seq", 1).to_list()
-    assert code == 1013
+    assert slow_consumer_logged  # the server closed it for falling behind, not for anything else
+    assert code in (1013, 1006)  # 1013 when the close frame got through, 1006 when it could not
     assert seen < max(e["seq"] for e in stored)  # it really fell behind
     replayed = [m["seq"] for m in received if "seq" in m] + [m["seq"] for m in client.messages]
     assert replayed == [e["seq"] for e in stored if e["source"] == "server"]  # nothing lost, nothing twice

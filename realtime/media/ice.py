@@ -52,9 +52,7 @@ class IceServerConfig(BaseModel):
 
     def to_aiortc(self) -> RTCIceServer:
         """Convert to aiortc's :class:`~aiortc.RTCIceServer`."""
-        return RTCIceServer(
-            urls=self.url_list(), username=self.username, credential=self.credential
-        )
+        return RTCIceServer(urls=self.url_list(), username=self.username, credential=self.credential)
 
     def to_browser(self) -> dict[str, Any]:
         """Serialise to the browser's ``RTCIceServer`` JSON shape (unset fields omitted)."""

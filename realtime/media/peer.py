@@ -63,9 +63,7 @@ class _Connection:
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     """Prefixes records with the session id and attaches it as ``session_id``."""
 
-    def process(
-        self, msg: Any, kwargs: MutableMapping[str, Any]
-    ) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})
         kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return f"[session {extra.get('session_id')}] {msg}", kwargs
@@ -114,18 +112,14 @@ class MediaPeer:
         stall_timeout: float = 5.0,
     ) -> None:
         self._session_id = session_id
-        self._configuration = RTCConfiguration(
-            iceServers=[server.to_aiortc() for server in ice_servers]
-        )
+        self._configuration = RTCConfiguration(iceServers=[server.to_aiortc() for server in ice_servers])
         self._on_audio = on_audio
         self._on_state = on_state
         self._on_local_candidate = on_local_candidate
         self._accept_video = accept_video
         self._stall_timeout = stall_timeout
         self._log = _SessionLog(logger, {"session_id": session_id})
-        self._recorder = (
-            WavRecorder(recording_path, log=self._log) if recording_path is not None else None
-        )
+        self._recorder = WavRecorder(recording_path, log=self._log) if recording_path is not None else None
 
         # Serialises offers, restarts and candidates, so that a candidate is
         # applied to the connection negotiated before it.
@@ -222,9 +216,7 @@ class MediaPeer:
             self._check_open()
             if self._conn is None:
                 if len(self._early_candidates) >= _MAX_EARLY_CANDIDATES:
-                    raise MediaError(
-                        MediaErrorCode.BAD_CANDIDATE, "too many candidates before the offer"
-                    )
+                    raise MediaError(MediaErrorCode.BAD_CANDIDATE, "too many candidates before the offer")
                 self._early_candidates.append((parsed, ufrag))
                 return
             await self._add_candidate(self._conn, parsed, ufrag)
@@ -237,9 +229,7 @@ class MediaPeer:
         """
         if self._closing is None:
             self._closed = True
-            self._closing = asyncio.create_task(
-                self._shutdown(), name=f"media-peer:{self._session_id}:close"
-            )
+            self._closing = asyncio.create_task(self._shutdown(), name=f"media-peer:{self._session_id}:close")
         await asyncio.shield(self._closing)
 
     # -- negotiation -------------------------------------------------------
@@ -286,26 +276,18 @@ class MediaPeer:
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
-            raise self._wrap(
-                exc, MediaErrorCode.NEGOTIATION_FAILED, "could not answer the offer"
-            ) from exc
+            raise self._wrap(exc, MediaErrorCode.NEGOTIATION_FAILED, "could not answer the offer") from exc
         self._check_open()
         return pc.localDescription.sdp
 
-    async def _add_candidate(
-        self, conn: _Connection, candidate: RTCIceCandidate | None, ufrag: str | None
-    ) -> None:
+    async def _add_candidate(self, conn: _Connection, candidate: RTCIceCandidate | None, ufrag: str | None) -> None:
         if ufrag and ufrag != conn.ice_ufrag:
-            self._log.debug(
-                "candidate for ICE ufrag %s ignored (current %s)", ufrag, conn.ice_ufrag
-            )
+            self._log.debug("candidate for ICE ufrag %s ignored (current %s)", ufrag, conn.ice_ufrag)
             return
         try:
             await conn.pc.addIceCandidate(candidate)
         except Exception as exc:
-            raise self._wrap(
-                exc, MediaErrorCode.BAD_CANDIDATE, "the candidate was rejected"
-            ) from exc
+            raise self._wrap(exc, MediaErrorCode.BAD_CANDIDATE, "the candidate was rejected") from exc
 
     def _wrap(self, exc: Exception, code: MediaErrorCode, what: str) -> MediaError:
         if isinstance(exc, MediaError):
@@ -371,11 +353,7 @@ class MediaPeer:
 
     def _deliver_audio(self, conn: _Connection, pcm: bytes) -> None:
         self.stats.audio_frames += 1
-        if (
-            self._state == "disconnected"
-            and conn is self._conn
-            and conn.pc.connectionState == "connected"
-        ):
+        if self._state == "disconnected" and conn is self._conn and conn.pc.connectionState == "connected":
             self._set_state("connected")
         if not pcm:
             return
@@ -412,9 +390,7 @@ class MediaPeer:
 
     def _ensure_notifier(self) -> asyncio.Task[None]:
         if self._notifier is None:
-            self._notifier = asyncio.create_task(
-                self._notify_states(), name=f"media-peer:{self._session_id}:state"
-            )
+            self._notifier = asyncio.create_task(self._notify_states(), name=f"media-peer:{self._session_id}:state")
         return self._notifier
 
     async def _notify_states(self) -> None:
@@ -460,8 +436,6 @@ class MediaPeer:
         self._states.put_nowait(None)
         done, _ = await asyncio.wait({notifier}, timeout=_STATE_FLUSH_TIMEOUT)
         if not done:
-            self._log.warning(
-                "on_state did not return within %.0f s; cancelled", _STATE_FLUSH_TIMEOUT
-            )
+            self._log.warning("on_state did not return within %.0f s; cancelled", _STATE_FLUSH_TIMEOUT)
             notifier.cancel()
             await asyncio.gather(notifier, return_exceptions=True)

@@ -39,13 +39,9 @@ def parse_offer(text: str) -> Offer:
     except Exception as exc:  # aiortc's parser raises assorted built-in errors
         raise MediaError(MediaErrorCode.BAD_SDP, f"the offer is not valid SDP: {exc!r}") from exc
     media = description.media
-    if not any(
-        m.kind == "audio" and m.port != 0 and (m.direction or "sendrecv") in _SENDING for m in media
-    ):
+    if not any(m.kind == "audio" and m.port != 0 and (m.direction or "sendrecv") in _SENDING for m in media):
         raise MediaError(MediaErrorCode.BAD_SDP, "the offer has no audio m-line sending audio")
-    credentials = [
-        (m.ice.usernameFragment, m.ice.password) if m.ice else (None, None) for m in media
-    ]
+    credentials = [(m.ice.usernameFragment, m.ice.password) if m.ice else (None, None) for m in media]
     if not all(ufrag and password for ufrag, password in credentials):
         raise MediaError(MediaErrorCode.BAD_SDP, "the offer lacks ICE credentials")
     ufrag = credentials[0][0]
@@ -74,16 +70,12 @@ def parse_candidate(payload: Mapping[str, Any] | None) -> RTCIceCandidate | None
     sdp_mline_index = payload.get("sdpMLineIndex")
     if sdp_mid is None and sdp_mline_index is None:
         raise MediaError(MediaErrorCode.BAD_CANDIDATE, "candidate needs sdpMid or sdpMLineIndex")
-    if sdp_mline_index is not None and (
-        isinstance(sdp_mline_index, bool) or not isinstance(sdp_mline_index, int)
-    ):
+    if sdp_mline_index is not None and (isinstance(sdp_mline_index, bool) or not isinstance(sdp_mline_index, int)):
         raise MediaError(MediaErrorCode.BAD_CANDIDATE, "sdpMLineIndex must be an integer")
     try:
         bits = line.split()
         if len(bits) < 8 or bits[6] != "typ":
-            raise ValueError(
-                "expected '<foundation> <component> <protocol> <priority> <ip> <port> typ <type>'"
-            )
+            raise ValueError("expected '<foundation> <component> <protocol> <priority> <ip> <port> typ <type>'")
         candidate = aiortc_sdp.candidate_from_sdp(line)
     except (ValueError, IndexError, AssertionError) as exc:
         raise MediaError(MediaErrorCode.BAD_CANDIDATE, f"malformed candidate: {exc}") from exc

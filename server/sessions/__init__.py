@@ -8,10 +8,9 @@ from server.sessions.service import IngestOutcome, SessionService, StartOutcome,
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
 
 __all__ = [
+    "ALLOWED",
     "CLIENT_EVENT_TYPES",
     "MAX_PAYLOAD_BYTES",
-    "validate_client_payload",
-    "ALLOWED",
     "TRANSITION_EVENT",
     "AppendResult",
     "EventLog",
@@ -24,4 +23,5 @@ __all__ = [
     "question_payload",
     "select_questions",
     "utcnow",
+    "validate_client_payload",
 ]
