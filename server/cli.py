@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
             # Printed once for a newcomer's local demo (development secrets only).
             print(
-                f"\nDemo ready.\n  Candidate page: {base}/interview/{DEMO_APPLICATION_ID}\n"
+                f"\nDemo ready.\n  Candidate page (the token rides in the fragment, which browsers never send):\n"
+                f"  {base}/interview/{DEMO_APPLICATION_ID}#token={token}\n"
                 f"  Demo user token (candidate {DEMO_CANDIDATE_ID}):\n  {token}\n",
                 flush=True,
             )
