@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from realtime.media import IceServerConfig, MediaError, MediaPeer
+from realtime.media import IceServerConfig, MediaPeer
 from realtime.transcription import SegmenterConfig, StreamingTranscription, Transcriber
 from server.sessions import SessionService
 from storage.models import RecordingRef
@@ -139,4 +139,4 @@ class MediaSession:
         )
 
 
-__all__ = ["MediaError", "MediaSession"]
+__all__ = ["MediaSession"]

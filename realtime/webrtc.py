@@ -26,7 +26,7 @@ from realtime.transcription import Transcriber, create_transcriber
 from server.config import Settings
 from server.errors import AppError, ErrorCode
 from server.wire import RequestModel
-from storage.models import EventSource, SessionStatus
+from storage.models import SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -254,10 +254,8 @@ class WebRTCHook:
         application = await service.applications.get(application_id)
         if application is None or not application.interview.record:
             return None
-        events = self._connection.channel.events
-        consents = await events.list(session_id, source=EventSource.CLIENT, types=["event"])
-        granted = [e for e in consents if e.payload.get("name") == "recording.consent"]
-        if not granted or not granted[-1].payload.get("payload", {}).get("granted"):
+        consent = await self._connection.channel.events.latest_named_event(session_id, "recording.consent")
+        if consent is None or not consent.payload.get("payload", {}).get("granted"):
             return None
         return self._runtime.recordings_dir / f"{session_id}.wav"
 

@@ -57,6 +57,14 @@ class EventRepository:
             cursor = cursor.limit(limit)
         return [EventDoc.model_validate(d) async for d in cursor]
 
+    async def latest_named_event(self, session_id: str, name: str) -> EventDoc | None:
+        """The most recent client `event` with this name (e.g. `recording.consent`)."""
+        document = await self._collection.find_one(
+            {"sessionId": session_id, "source": EventSource.CLIENT.value, "type": "event", "payload.name": name},
+            sort=[("seq", -1)],
+        )
+        return EventDoc.model_validate(document) if document else None
+
     async def count_by_type(self, session_id: str) -> dict[str, int]:
         cursor = await self._collection.aggregate(
             [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]

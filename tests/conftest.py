@@ -13,7 +13,7 @@ from playwright.async_api import Browser
 
 from storage.embedded import EmbeddedMongo
 from tests.browser import launched_browser
-from tests.support import ServerProcess, running_server
+from tests.support import ServerProcess, running_server, tuned_server
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +40,7 @@ def database_name() -> str:
 def server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server per test module, on its own database; tests use their own applications."""
     data_dir: Path = tmp_path_factory.mktemp("server")
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000"}
-    with running_server(mongodb_url, data_dir, **env) as process:
+    with tuned_server(mongodb_url, data_dir) as process:
         yield process
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support import (
-    ServerProcess,
     auth,
     create_application,
-    running_server,
     start_session,
     unique,
     user_token,
@@ -91,19 +84,3 @@ async def all_events(client: httpx.AsyncClient, started: Started, page: int = 10
         after = body["nextAfterSeq"]
         if not body["hasMore"]:
             return events
-
-
-def tuned_server(mongodb_url: str, data_dir: Path, **settings: str) -> contextlib.AbstractContextManager[ServerProcess]:
-    """A server on its own database with some settings changed (e.g. short lifecycle timers)."""
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000", **settings}
-    return running_server(mongodb_url, data_dir, **env)
-
-
-@contextlib.asynccontextmanager
-async def store(server: ServerProcess) -> AsyncIterator[AsyncDatabase]:
-    """The server's own database in the wire-protocol store, for checking what was persisted."""
-    mongo: AsyncMongoClient = AsyncMongoClient(server.mongodb_url, tz_aware=True)
-    try:
-        yield mongo[server.env["MONGODB_DB"]]
-    finally:
-        await mongo.close()

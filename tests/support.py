@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,24 @@ def running_server(mongodb_url: str, data_dir: Path, **env: str) -> Iterator[Ser
         yield server
     finally:
         server.stop()
+
+
+def tuned_server(mongodb_url: str, data_dir: Path, **settings: str) -> contextlib.AbstractContextManager[ServerProcess]:
+    """A server on its own fresh database, rate limit relaxed, with some settings changed."""
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000", **settings}
+    return running_server(mongodb_url, data_dir, **env)
+
+
+def speech_wav_file(folder: Path, sentence: str, silence_seconds: int = 2) -> Path:
+    """`sentence` spoken by espeak-ng, then silence so a voice detector sees the utterance end."""
+    spoken, path = folder / "spoken.wav", folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken), sentence], check=True)
+    with wave.open(str(spoken), "rb") as source:
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    with wave.open(str(path), "wb") as padded:
+        padded.setparams(params)
+        padded.writeframes(frames + b"\x00" * params.sampwidth * params.framerate * silence_seconds)
+    return path
 
 
 async def create_application(

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from storage.models import Difficulty, QuestionCategory, QuestionSnapshot, SessionDoc, SessionStatus
-from tests.session_support import ADMIN, RECRUITER, new_session, store
-from tests.support import ServerProcess, auth, user_token
+from tests.session_support import ADMIN, RECRUITER, new_session
+from tests.support import ServerProcess, auth, store_of, user_token
 
 
 def at(text: str) -> datetime:
@@ -64,7 +64,7 @@ HISTORY = [
 
 @pytest.fixture(scope="module")
 async def history(server: ServerProcess) -> None:
-    async with store(server) as db:
+    async with store_of(server) as db:
         await db.interviewSessions.insert_many([dict(d) for d in HISTORY])
 
 

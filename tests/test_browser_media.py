@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
-import uuid
-import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,14 @@ from tests.browser import (
     open_interview,
     screenshot,
 )
-from tests.support import ServerProcess, auth, create_application, running_server, user_token
+from tests.support import (
+    ServerProcess,
+    auth,
+    create_application,
+    speech_wav_file,
+    tuned_server,
+    user_token,
+)
 
 SENTENCE = "I have five years of experience with Python and databases."
 KEY_WORDS = ("experience", "python")
@@ -48,29 +52,20 @@ TRANSCRIPT_WAIT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def media_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {
-        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
-        "transcriber": "whisper",
-        "transcribe_workers": "1",
-        "media_host_addresses": "127.0.0.1",
-        "start_session_rate_limit": "1000",
-    }
-    with running_server(mongodb_url, tmp_path_factory.mktemp("browser-media"), **env) as process:
+    with tuned_server(
+        mongodb_url,
+        tmp_path_factory.mktemp("browser-media"),
+        transcriber="whisper",
+        transcribe_workers="1",
+        media_host_addresses="127.0.0.1",
+    ) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sentence spoken by espeak-ng, then two seconds of silence so each loop ends an utterance."""
-    folder = tmp_path_factory.mktemp("speech")
-    spoken, path = folder / "spoken.wav", folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken), SENTENCE], check=True)
-    with wave.open(str(spoken), "rb") as source:
-        params, frames = source.getparams(), source.readframes(source.getnframes())
-    with wave.open(str(path), "wb") as padded:
-        padded.setparams(params)
-        padded.writeframes(frames + b"\x00" * params.sampwidth * params.framerate * 2)
-    return path
+    return speech_wav_file(tmp_path_factory.mktemp("speech"), SENTENCE)
 
 
 @contextlib.asynccontextmanager
@@ -312,12 +307,8 @@ async def test_denied_microphone_leaves_the_interview_running(
 @pytest.fixture
 def unreachable_media_server(mongodb_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server whose only media address cannot be bound: its answers hold no candidate at all."""
-    env = {
-        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
-        "media_host_addresses": "198.51.100.7",  # TEST-NET-2: never a local address
-        "start_session_rate_limit": "1000",
-    }
-    with running_server(mongodb_url, tmp_path, **env) as process:
+    # TEST-NET-2: never a local address.
+    with tuned_server(mongodb_url, tmp_path, media_host_addresses="198.51.100.7") as process:
         yield process
 
 

@@ -6,7 +6,6 @@ import gzip
 import json
 import threading
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.local_http import QuietHandler, serve_locally
-from tests.support import create_application, running_server, start_session
+from tests.support import create_application, start_session, tuned_server
 
 
 class EnvelopeSink:
@@ -77,8 +76,7 @@ async def test_start_session_event_carries_session_tag(
     mongodb_url: str, tmp_path: Path, sentry_sink: tuple[str, EnvelopeSink]
 ) -> None:
     dsn, sink = sentry_sink
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "sentry_dsn": dsn, "sentry_traces_sample_rate": "1.0"}
-    with running_server(mongodb_url, tmp_path, **env) as server:
+    with tuned_server(mongodb_url, tmp_path, sentry_dsn=dsn, sentry_traces_sample_rate="1.0") as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as client:
             application = await create_application(client)
             response = await start_session(client, application)

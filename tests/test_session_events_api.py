@@ -21,11 +21,9 @@ from tests.session_support import (
     named_event,
     new_session,
     now_iso,
-    store,
     transcript_event,
-    tuned_server,
 )
-from tests.support import ServerProcess, auth, unique, user_token
+from tests.support import ServerProcess, auth, store_of, tuned_server, unique, user_token
 from tests.test_sentry import EnvelopeSink
 
 # The local Sentry stand-in of test_sentry, shared rather than copied.
@@ -76,7 +74,7 @@ async def test_same_200_events_three_times_in_shuffled_overlapping_batches(
     seqs = [e["seq"] for e in logged]
     assert seqs == sorted(seqs) and len(set(seqs)) == 200
     assert [e for e in await all_events(client, started) if e["source"] == "client"] == logged  # one order
-    async with store(server) as db:
+    async with store_of(server) as db:
         assert await db.sessionEvents.count_documents({"sessionId": started.session_id, "source": "client"}) == 200
     session = (await client.get(started.url(), headers=started.candidate)).json()
     assert session["lastSeq"] == max(b["lastSeq"] for b in bodies) >= max(seqs)

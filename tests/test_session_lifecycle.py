@@ -20,11 +20,9 @@ from tests.session_support import (
     all_events,
     new_session,
     now_iso,
-    store,
     transcript_event,
-    tuned_server,
 )
-from tests.support import ServerProcess, auth, start_session, unique, user_token
+from tests.support import ServerProcess, auth, start_session, store_of, tuned_server, unique, user_token
 
 TRANSITION_EVENTS = {"session.paused", "session.resumed", "session.completed", "session.abandoned", "session.error"}
 
@@ -438,6 +436,6 @@ async def test_server_failure_moves_session_to_error(
         started.url("/events"), json={"events": [transcript_event("after", now_iso(60))]}, headers=started.bearer
     )
     assert late.status_code == 400 and late.json()["code"] == "SESSION_NOT_ACTIVE"
-    async with store(server) as db:
+    async with store_of(server) as db:
         stored = await db.sessionEvents.find_one({"sessionId": started.session_id, "type": "session.error"})
     assert stored is not None and stored["payload"]["reason"] == "transcriber crashed"

@@ -21,9 +21,9 @@ from tests.support import (
     ROOT,
     SESSION_SECRET,
     ServerProcess,
-    running_server,
     start_interview,
     store_of,
+    tuned_server,
     user_token,
 )
 from tests.ws_client import InterviewClient, close_code_of, new_id, open_socket, receive_json
@@ -33,13 +33,12 @@ ALLOWED_ORIGIN = "https://app.example.com"
 
 @pytest.fixture(scope="module")
 def ws_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {
-        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
-        "start_session_rate_limit": "1000",
-        "ws_hello_timeout_seconds": "1",
-        "allowed_origins": ALLOWED_ORIGIN,
-    }
-    with running_server(mongodb_url, tmp_path_factory.mktemp("ws-handshake"), **env) as process:
+    with tuned_server(
+        mongodb_url,
+        tmp_path_factory.mktemp("ws-handshake"),
+        ws_hello_timeout_seconds="1",
+        allowed_origins=ALLOWED_ORIGIN,
+    ) as process:
         yield process
 
 

@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from storage.embedded import EmbeddedMongo
-from tests.support import ServerProcess, running_server, start_interview, store_of
+from tests.support import ServerProcess, running_server, start_interview, store_of, tuned_server
 from tests.ws_client import (
     InterviewClient,
     close_code_of,
@@ -30,8 +30,7 @@ from tests.ws_client import (
 
 @pytest.fixture(scope="module")
 def ws_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000"}
-    with running_server(mongodb_url, tmp_path_factory.mktemp("ws-robust"), **env) as process:
+    with tuned_server(mongodb_url, tmp_path_factory.mktemp("ws-robust")) as process:
         yield process
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ServerProcess, running_server, set_time_limits, start_interview, store_of
+from tests.support import ServerProcess, running_server, set_time_limits, start_interview, store_of, tuned_server
 from tests.test_sentry import EnvelopeSink, sentry_sink  # noqa: F401 - the fixture is used below
 from tests.ws_client import InterviewClient
 
@@ -19,12 +19,7 @@ ICE_SERVERS = '[{"urls": ["stun:stun.example.org:3478"]}]'
 
 @pytest.fixture(scope="module")
 def ws_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {
-        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
-        "start_session_rate_limit": "1000",
-        "ice_servers": ICE_SERVERS,
-    }
-    with running_server(mongodb_url, tmp_path_factory.mktemp("ws-stream"), **env) as process:
+    with tuned_server(mongodb_url, tmp_path_factory.mktemp("ws-stream"), ice_servers=ICE_SERVERS) as process:
         yield process
 
 
