@@ -12,9 +12,11 @@
 import { InterviewClient } from "./interview-client.js";
 
 const TOKEN_KEY = "interview.userToken";
-const CACHE_NAME = "interview-shell-v1";
+// Keep in step with service-worker.js, which drops every other cache.
+const CACHE_NAME = "interview-shell-v2";
 const SHELL = [
   "/client/api.js",
+  "/client/backoff.js",
   "/client/candidate.css",
   "/client/candidate.js",
   "/client/channel.js",

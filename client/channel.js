@@ -4,12 +4,14 @@
  * It reconnects with exponential backoff and jitter, treats a connection that goes
  * quiet as dead, follows the browser's `online`/`offline` events, answers `ping`,
  * and is ready to send once the server said `welcome`. What the messages mean is
- * the owner's business (see interview-client.js).
+ * the owner's business (see live-session.js).
  *
  * Events: `message` (every parsed server message), `state` (connecting, online,
  * reconnecting, offline; with `downSince`), `close` (the code, and whether it is final).
  * @module channel
  */
+
+import { backoff } from "./backoff.js";
 
 export const SUBPROTOCOL = "interview.v1";
 // Close codes after which reconnecting cannot help.
@@ -35,8 +37,8 @@ export class Channel extends EventTarget {
     super();
     this.url = url;
     this.hello = hello;
-    this.backoffInitialMs = backoffInitialMs;
-    this.backoffMaxMs = backoffMaxMs;
+    /** @type {import("./backoff.js").BackoffLimits} */
+    this.backoffLimits = { initialMs: backoffInitialMs, maxMs: backoffMaxMs };
     /** @type {WebSocket | null} */
     this.ws = null;
     this.ready = false;
@@ -89,16 +91,6 @@ export class Channel extends EventTarget {
    */
   emitState(state, extra = {}) {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, downSince: this.downSince, ...extra } }));
-  }
-
-  /**
-   * Exponential backoff with jitter: 50-100% of min(max, initial * 2^attempt).
-   * @param {number} attempt
-   * @returns {number}
-   */
-  backoff(attempt) {
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(attempt, 16));
-    return Math.round(ceiling * (0.5 + Math.random() * 0.5));
   }
 
   connectNow() {
@@ -218,7 +210,7 @@ export class Channel extends EventTarget {
   failed(state) {
     if (!this.running) return;
     if (!this.downSince) this.downSince = Date.now();
-    const delayMs = this.backoff(this.attempt);
+    const delayMs = backoff(this.attempt, this.backoffLimits);
     this.attempt += 1;
     this.emitState(state, { attempt: this.attempt, delayMs });
     // The owner may have stopped the channel while handling the state event.

@@ -16,6 +16,7 @@
  */
 
 import { InterviewApi, retryAfterMs, unreachable, uuid } from "./api.js";
+import { backoff } from "./backoff.js";
 import { CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_UNAUTHORIZED, Channel } from "./channel.js";
 import { fallbackQuestions } from "./fallback-questions.js";
 import { LocalRecorder } from "./local-recorder.js";
@@ -138,6 +139,11 @@ export class InterviewClient extends EventTarget {
     return this.state?.sessionId ?? null;
   }
 
+  /** @returns {import("./backoff.js").BackoffLimits} the reconnect/sync backoff */
+  get backoffLimits() {
+    return { initialMs: this.backoffInitialMs, maxMs: this.backoffMaxMs };
+  }
+
   // ----- events ---------------------------------------------------------------
 
   /**
@@ -207,16 +213,6 @@ export class InterviewClient extends EventTarget {
   cancel(name) {
     clearTimeout(this.timers.get(name));
     this.timers.delete(name);
-  }
-
-  /**
-   * Exponential backoff with jitter: 50-100% of min(max, initial * 2^attempt).
-   * @param {number} attempt
-   * @returns {number}
-   */
-  backoff(attempt) {
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(attempt, 16));
-    return Math.round(ceiling * (0.5 + Math.random() * 0.5));
   }
 
   // ----- HTTP -----------------------------------------------------------------
@@ -645,7 +641,7 @@ export class InterviewClient extends EventTarget {
   /** @param {number} [delayMs] default: the next backoff step */
   scheduleSync(delayMs) {
     if (this.closed || this.phase !== "offline") return;
-    const delay = delayMs ?? this.backoff(this.syncAttempt++);
+    const delay = delayMs ?? backoff(this.syncAttempt++, this.backoffLimits);
     this.later("sync", delay, () => this.syncOnce());
   }
 
@@ -995,7 +991,7 @@ export class InterviewClient extends EventTarget {
     try {
       await this.claim();
     } catch {
-      this.later("token", this.backoff(2), () => this.refreshToken());
+      this.later("token", backoff(2, this.backoffLimits), () => this.refreshToken());
     }
   }
 

@@ -18,6 +18,8 @@
  * @module media
  */
 
+import { backoff } from "./backoff.js";
+
 const ANSWER_TIMEOUT_MS = 20_000;
 // From the answer to "connected"; some failures (no usable candidate pair) never report "failed".
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -53,8 +55,8 @@ export class LiveMedia extends EventTarget {
     super();
     this.sendMessage = send;
     this.video = video;
-    this.backoffInitialMs = backoffInitialMs;
-    this.backoffMaxMs = backoffMaxMs;
+    /** @type {import("./backoff.js").BackoffLimits} */
+    this.backoffLimits = { initialMs: backoffInitialMs, maxMs: backoffMaxMs };
     this.answerTimeoutMs = answerTimeoutMs;
     this.connectTimeoutMs = connectTimeoutMs;
     this.maxAttempts = maxAttempts;
@@ -369,8 +371,7 @@ export class LiveMedia extends EventTarget {
     }
     this.closePeer();
     this.setState("reconnecting", reason);
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** (this.attempt - 1));
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
+    const delay = backoff(this.attempt - 1, this.backoffLimits);
     clearTimeout(this.timers.retry);
     this.timers.retry = setTimeout(() => this.negotiate(reason), delay);
   }

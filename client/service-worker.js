@@ -6,7 +6,8 @@
  * and the WebSocket are never touched here.
  */
 
-const CACHE_NAME = "interview-shell-v1";
+// Keep in step with candidate.js, which fills it; a new name drops the old copies.
+const CACHE_NAME = "interview-shell-v2";
 
 self.addEventListener("install", () => {
   self.skipWaiting();
