@@ -15,6 +15,9 @@
  * @property {"timeout" | "network" | null} network why the request did not complete
  */
 
+/** Session statuses after which nothing more happens in the interview. */
+export const TERMINAL_STATUSES = new Set(["completed", "abandoned", "error"]);
+
 /**
  * A UUID v4 (crypto.randomUUID where the page is a secure context).
  * @returns {string}

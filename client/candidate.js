@@ -21,10 +21,14 @@ const SHELL = [
   "/client/candidate.js",
   "/client/channel.js",
   "/client/interview-client.js",
+  "/client/live-session.js",
+  "/client/offline-engine.js",
   "/client/offline-store.js",
   "/client/fallback-questions.js",
   "/client/local-recorder.js",
   "/client/media.js",
+  "/client/session-start.js",
+  "/client/timers.js",
   "/client/uploader.js",
 ];
 // Transcript lines kept on screen per question (the server keeps them all).

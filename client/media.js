@@ -76,7 +76,6 @@ export class LiveMedia extends EventTarget {
     // Answers (or errors) still owed for offers given up on: they belong to no peer.
     this.staleAnswers = 0;
     this.awaitingAnswer = false;
-    this.negotiations = 0;
     this.timers = { answer: 0, retry: 0, grace: 0, connect: 0 };
     this.onNetworkChange = () => {
       if (this.active && this.pc) this.renegotiate("network-change");
@@ -327,7 +326,6 @@ export class LiveMedia extends EventTarget {
       this.setState("waiting", "channel");
       return;
     }
-    this.negotiations += 1;
     this.awaitingAnswer = true;
     for (const candidate of early) this.sendMessage({ type: "webrtc.ice", candidate });
     early = null;
