@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +32,8 @@ from realtime.transcription import (
     StreamingTranscription,
     WhisperTranscriber,
     create_transcriber,
-    to_16k_mono,
 )
+from tests.audio_files import espeak_pcm16k
 
 SENTENCE = "I have five years of experience with Python and databases."
 FRAME_BYTES = 640  # 20 ms
@@ -44,15 +41,8 @@ FRAME_BYTES = 640  # 20 ms
 
 def synthesize(text: str) -> bytes:
     """Speak ``text`` with espeak-ng and return 16 kHz mono 16-bit PCM."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise SystemExit("espeak-ng is required (apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "speech.wav"
-        subprocess.run([espeak, "-w", str(path), text], check=True, capture_output=True)
-        with wave.open(str(path)) as wav:
-            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-            return to_16k_mono(samples, wav.getframerate(), wav.getnchannels())
+        return espeak_pcm16k(text, Path(tmp))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -10,6 +10,7 @@
  * `question`, `transcript`, `state`, `connection`, `offline`, `error`, `synced`,
  * plus `saved` (an item is durably stored on this device), `acked` (the server has it),
  * `delivered` (a server message with a new `seq`), `answer` (`answer.recorded`), `timeout`,
+ * `notApplied` (the server kept a command that changed nothing, e.g. a late skip),
  * `recording` (local recording started, or uploaded), and for live media (WebRTC, online
  * voice and video interviews only) `media` (the peer's state), `speaking` and `level`.
  *

@@ -249,6 +249,12 @@ export class LiveSession {
       return;
     }
     const code = message.code || "ERROR";
+    if (message.details?.stored) {
+      // Kept on the server (and acked) but it changed nothing, e.g. the question had already
+      // timed out: nothing is lost, so this is a notice, not an error.
+      this.client.emit("notApplied", { id: message.id, code, message: message.message });
+      return;
+    }
     const refusedId = message.id;
     const retryable = message.retryable ?? RETRYABLE_ERRORS.has(code);
     if (refusedId && !retryable) {

@@ -1,42 +1,36 @@
-"""The Starlette application factory."""
+"""The composition root: `create_app(settings)` builds the object graph and wires the edges to the core."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from server.assembly import Assembly
 from server.config import Settings
-from server.context import AppContext
-from server.demo import seed_demo
-from server.errors import AppError, ErrorCode, storage_unavailable
-from server.openapi import Operation, build_openapi
-from server.routes import (
-    analytics,
-    applications,
-    health,
-    offline_pack,
-    pages,
-    recording,
-    session_actions,
-    session_events,
-    sessions,
-    start_session,
+from server.demo import demo_application
+from server.http import (
+    STATE_KEY,
+    build_openapi,
+    http_routes,
+    on_domain_error,
+    on_router_error,
+    on_storage_error,
+    on_unexpected,
 )
+from server.sessions import SYSTEM_CLOCK, Clock, DomainError, StorageError, StorageUnreachable
 from storage import ensure_indexes, load_packaged_bank
 
 logger = logging.getLogger(__name__)
-
-_HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 401: ErrorCode.UNAUTHORIZED}
 
 
 def _app_version() -> str:
@@ -46,131 +40,78 @@ def _app_version() -> str:
         return "0.0.0"
 
 
-def _error_response(error: AppError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
-
-
-async def _on_app_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return _error_response(exc)
-
-
-async def _on_http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
-    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-    return _error_response(AppError(exc.status_code, code, message, headers=dict(exc.headers or {})))
-
-
-async def _on_storage_error(_request: Request, exc: Exception) -> Response:
-    logger.warning("storage unavailable: %s", type(exc).__name__)
-    return _error_response(storage_unavailable())
-
-
-async def _on_unexpected(_request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error", exc_info=exc)
-    return _error_response(AppError(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
-
-
-async def prepare_storage(ctx: AppContext) -> None:
+async def prepare_storage(parts: Assembly) -> None:
     """Indexes, the question bank and (optionally) the demo data; all idempotent."""
-    await ensure_indexes(ctx.database)
-    await ctx.questions.load_bank(await load_packaged_bank())
-    if ctx.settings.seed_demo:
-        await seed_demo(ctx.applications)
-    ctx.storage_ready = True
+    await ensure_indexes(parts.database)
+    await parts.service.load_question_bank(await load_packaged_bank())
+    if parts.settings.seed_demo:
+        await parts.service.ensure_application(demo_application(parts.service.clock.now()))
 
 
-async def _prepare_until_ready(ctx: AppContext) -> None:
+async def _prepare_until_ready(parts: Assembly) -> None:
     delay = 0.5
     while True:
         try:
-            await prepare_storage(ctx)
+            await prepare_storage(parts)
             logger.info("storage ready")
             return
-        except PyMongoError as error:
+        except StorageError as error:
             logger.warning("storage not ready (%s); retrying in %.1fs", type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
 
-async def _sweep_abandoned(ctx: AppContext) -> None:
+async def _sweep_abandoned(parts: Assembly) -> None:
     while True:
-        await asyncio.sleep(ctx.settings.abandon_sweep_seconds)
+        await asyncio.sleep(parts.settings.abandon_sweep_seconds)
         try:
-            count = await ctx.service.abandon_stale()
+            count = await parts.service.abandon_stale()
             if count:
                 logger.info("abandoned %d inactive sessions", count)
-        except PyMongoError as error:
+        except StorageError as error:
             logger.warning("abandon sweep failed: %s", type(error).__name__)
 
 
-def collect_routes() -> tuple[list[BaseRoute], list[Operation]]:
-    # Imported here: realtime/ builds on server/, whose package __init__ imports this module.
-    from realtime.channel import endpoint as ws_endpoint
-
-    modules = [health, applications, start_session]
-    modules += [offline_pack, pages]
-    modules += [sessions, session_actions, session_events, analytics]
-    modules += [recording]
-    modules += [ws_endpoint]
-    routes: list[BaseRoute] = []
-    operations: list[Operation] = []
-    for module in modules:
-        routes.extend(module.ROUTES)
-        operations.extend(module.OPERATIONS)
-    return routes, operations
-
-
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
     """Build the app for `settings` (MONGODB_URL and secrets already resolved)."""
-    from realtime.channel import Channel
-    from realtime.webrtc import MediaRuntime, webrtc_hook_factory
-
-    ctx = AppContext.build(settings)
-    channel = Channel(ctx)
-    media = MediaRuntime.from_settings(settings)
-    channel.add_hook(webrtc_hook_factory(media))
-    routes, operations = collect_routes()
-    openapi_document = build_openapi(operations, _app_version())
+    parts = Assembly.build(settings, clock)
+    routes = [*http_routes(), *parts.channel.routes()]
+    openapi_document = build_openapi(routes, _app_version())
 
     async def openapi_json(_request: Request) -> JSONResponse:
         return JSONResponse(openapi_document)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[Mapping[str, Any]]:
         tasks: set[asyncio.Task[None]] = set()
         try:
             try:
-                await prepare_storage(ctx)
-            except PyMongoError as error:
+                await prepare_storage(parts)
+            except StorageError as error:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
-                tasks.add(asyncio.create_task(_prepare_until_ready(ctx), name="prepare-storage"))
-            tasks.add(asyncio.create_task(_sweep_abandoned(ctx), name="abandon-sweeper"))
-            media.start()
-            yield
+                tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
+            tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
+            parts.media.start()
+            yield {STATE_KEY: parts.http}
         finally:
-            channel.close_all()
-            await media.close()
+            parts.channel.close_all()
+            await parts.media.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await ctx.database.close()
+            await parts.database.close()
 
     app = Starlette(
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
         exception_handlers={
-            AppError: _on_app_error,
-            HTTPException: _on_http_error,
-            ConnectionFailure: _on_storage_error,
-            Exception: _on_unexpected,
+            DomainError: on_domain_error,
+            HTTPException: on_router_error,
+            StorageUnreachable: on_storage_error,
+            Exception: on_unexpected,
         },
         lifespan=lifespan,
     )
-    app.state.context = ctx
-    app.state.channel = channel
-    app.state.media = media
-    app.state.operations = operations
+    app.state.dispose = parts.database.close  # for tools that build an app without serving it
     return app

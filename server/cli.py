@@ -9,13 +9,13 @@ from pathlib import Path
 import uvicorn
 
 from server.app import create_app
-from server.auth import Authenticator
+from server.assembly import user_tokens
 from server.config import Settings
 from server.demo import DEMO_APPLICATION_ID, DEMO_CANDIDATE_ID
 from server.logs import configure_logging
-from server.principals import Role
 from server.runtime import prepare_settings
 from server.secret_store import resolve_secrets
+from server.sessions import Role
 from server.telemetry import init_sentry
 
 
@@ -42,16 +42,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _authenticator(settings: Settings) -> Authenticator:
-    return Authenticator.from_settings(settings)
-
-
 def print_token(args: argparse.Namespace) -> int:
     settings = resolve_secrets(_settings(args))
     if settings.auth_jwt_secret is None:
         print("user tokens can only be issued with AUTH_JWT_SECRET", file=sys.stderr)
         return 2
-    print(_authenticator(settings).issue_user_token(args.sub, Role(args.role)))
+    print(user_tokens(settings).issue(args.sub, Role(args.role)))
     return 0
 
 
@@ -63,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(settings)
         if settings.seed_demo and settings.auth_jwt_secret is not None:
-            token = _authenticator(settings).issue_user_token(DEMO_CANDIDATE_ID)
+            token = user_tokens(settings).issue(DEMO_CANDIDATE_ID)
             base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
             # Printed once for a newcomer's local demo (development secrets only).
             print(

@@ -1,13 +1,16 @@
-"""Server configuration, read once from the environment at start-up."""
+"""Server configuration, read once from the environment at start-up (docs/configuration.md)."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
 
 
 def _split_list(value: object) -> object:
@@ -15,17 +18,85 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import json
-
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
     return value
 
 
+class IceServer(BaseModel):
+    """One STUN or TURN server, shaped like the browser's ``RTCIceServer`` dictionary.
+
+    aiortc uses at most one STUN and one TURN server (the first of each kind);
+    the browser uses all of them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    urls: list[str] | str
+    username: str | None = None
+    # repr=False: the credential must never end up in a log line.
+    credential: str | None = Field(default=None, repr=False)
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, value: list[str] | str) -> list[str] | str:
+        urls = [value] if isinstance(value, str) else value
+        if not urls:
+            raise ValueError("at least one URL is required")
+        for url in urls:
+            scheme = url.split(":", 1)[0].lower()
+            if ":" not in url or scheme not in _ICE_SCHEMES:
+                raise ValueError(f"URL must start with one of {', '.join(_ICE_SCHEMES)}: {url!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_turn_credentials(self) -> IceServer:
+        is_turn = any(url.lower().startswith("turn") for url in self.url_list())
+        if is_turn and (self.username is None or self.credential is None):
+            raise ValueError("a TURN server needs a username and a credential")
+        return self
+
+    def url_list(self) -> list[str]:
+        """The URLs as a list, whichever shape they were given in."""
+        return [self.urls] if isinstance(self.urls, str) else list(self.urls)
+
+    def to_browser(self) -> dict[str, Any]:
+        """The browser's ``RTCIceServer`` JSON shape (unset fields omitted)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _ice_server_list(value: object) -> object:
+    """ICE_SERVERS: a JSON array of RTCIceServer objects; one object or a blank string also do.
+
+    Errors never repeat the input, so credentials stay out of logs.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("{"):
+        text = f"[{text}]"
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise ValueError("invalid ICE_SERVERS: not JSON") from None
+    try:
+        return [IceServer.model_validate(item) for item in parsed] if isinstance(parsed, list) else parsed
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or '<root>'}: {problem['msg']}"
+            for problem in error.errors(include_input=False, include_url=False)
+        )
+        raise ValueError(f"invalid ICE_SERVERS: {problems}") from None
+
+
 class Settings(BaseSettings):
     """Every setting of the server; see docs/configuration.md for each one."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path(".interview-data"), validation_alias="INTERVIEW_DATA_DIR")
@@ -68,7 +139,7 @@ class Settings(BaseSettings):
     token_refresh_before_seconds: int = Field(default=300, ge=10)
 
     # Media and transcription.
-    ice_servers: str = "[]"
+    ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
     # Local addresses offered as ICE host candidates; empty = every interface.
     media_host_addresses: Annotated[list[str], NoDecode] = Field(default_factory=list)
     transcriber: Literal["whisper", "none"] = "none"
@@ -91,6 +162,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _ice_servers(cls, value: object) -> object:
+        return _ice_server_list(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -8,13 +8,10 @@ from typing import Any
 import sentry_sdk
 
 from server.config import Settings
+from server.sessions import TRACED_CLIENT_EVENTS, EventType
+from storage import EventDoc, SessionDoc
 
 logger = logging.getLogger(__name__)
-
-# Client events that the browser reports for tracing (seed EP5-S18's analytics events).
-FORWARDED_CLIENT_EVENTS = frozenset(
-    {"interview.session.started", "interview.session.api_failed", "interview.session.offline_mode"}
-)
 
 
 def _strip_secrets(event: Any, _hint: Any) -> Any:
@@ -48,28 +45,31 @@ def init_sentry(settings: Settings) -> bool:
     return True
 
 
-def tag_session(session_id: str, application_id: str | None = None) -> None:
-    """Tag everything the current request or connection reports with its session."""
-    sentry_sdk.set_tag("session_id", session_id)
-    if application_id:
-        sentry_sdk.set_tag("application_id", application_id)
+class SentryObserver:
+    """Reports session starts and the browser's tracing events to Sentry, tagged with the session."""
 
+    def session_started(self, session: SessionDoc) -> None:
+        with sentry_sdk.new_scope() as scope:
+            scope.set_tag("session_id", session.session_id)
+            scope.set_tag("application_id", session.application_id)
+            scope.set_context(
+                "session", {"sessionId": session.session_id, "applicationId": session.application_id, "resumed": False}
+            )
+            sentry_sdk.capture_message("interview.session.started", level="info")
 
-def report_session_started(session_id: str, application_id: str, resumed: bool) -> None:
-    with sentry_sdk.new_scope() as scope:
-        scope.set_tag("session_id", session_id)
-        scope.set_tag("application_id", application_id)
-        scope.set_context("session", {"sessionId": session_id, "applicationId": application_id, "resumed": resumed})
-        sentry_sdk.capture_message("interview.session.started", level="info")
+    def client_events_stored(self, session: SessionDoc, events: list[EventDoc]) -> None:
+        for event in events:
+            name = event.payload.get("name") if event.type == EventType.EVENT else None
+            if isinstance(name, str) and name in TRACED_CLIENT_EVENTS:
+                inner: dict[str, Any] = event.payload.get("payload") or {}
+                context = {**inner, "clientEventId": event.client_event_id, "ts": event.ts.isoformat()}
+                self._report(session, name, context)
 
-
-def report_client_event(session_id: str, application_id: str, name: str, payload: dict[str, Any]) -> None:
-    """Forward the browser's tracing events (offline mode, API failures) to Sentry."""
-    if name not in FORWARDED_CLIENT_EVENTS:
-        return
-    with sentry_sdk.new_scope() as scope:
-        scope.set_tag("session_id", session_id)
-        scope.set_tag("application_id", application_id)
-        scope.set_tag("source", "client")
-        scope.set_context("client_event", {k: v for k, v in payload.items() if k != "token"})
-        sentry_sdk.capture_message(name, level="warning" if name != "interview.session.started" else "info")
+    @staticmethod
+    def _report(session: SessionDoc, name: str, payload: dict[str, Any]) -> None:
+        with sentry_sdk.new_scope() as scope:
+            scope.set_tag("session_id", session.session_id)
+            scope.set_tag("application_id", session.application_id)
+            scope.set_tag("source", "client")
+            scope.set_context("client_event", {k: v for k, v in payload.items() if k != "token"})
+            sentry_sdk.capture_message(name, level="warning" if name != "interview.session.started" else "info")

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from storage.models import ApplicationDoc
 
 
 class ApplicationRepository:
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
     async def get(self, application_id: str) -> ApplicationDoc | None:
         document = await self._collection.find_one({"_id": application_id})
         return ApplicationDoc.model_validate(document) if document else None
 
-    async def insert(self, application: ApplicationDoc) -> None:
-        """Insert; raises DuplicateKeyError when the id is taken."""
-        await self._collection.insert_one(application.to_document())
+    async def insert(self, application: ApplicationDoc) -> bool:
+        """Insert; False when the id is taken."""
+        try:
+            await self._collection.insert_one(application.to_document())
+        except DuplicateKeyError:
+            return False
+        return True
 
-    async def upsert(self, application: ApplicationDoc) -> None:
+    async def insert_if_absent(self, application: ApplicationDoc) -> None:
+        """Create the application once; an existing one is left as it is."""
         document = application.to_document()
         await self._collection.update_one({"_id": document.pop("_id")}, {"$setOnInsert": document}, upsert=True)
 

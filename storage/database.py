@@ -1,24 +1,44 @@
-"""The MongoDB connection (PyMongo's asyncio API) and the collections the server uses."""
+"""The MongoDB connection (PyMongo's asyncio API) and the repositories built on its collections."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from storage.applications import ApplicationRepository
+from storage.events import EventRepository
+from storage.questions import QuestionRepository
+from storage.rate_limits import RateLimiter
+from storage.sessions import SessionRepository
+
 logger = logging.getLogger(__name__)
+
+Collection = AsyncCollection[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Collections:
-    applications: AsyncCollection
-    sessions: AsyncCollection
-    events: AsyncCollection
-    questions: AsyncCollection
-    rate_limits: AsyncCollection
+    applications: Collection
+    sessions: Collection
+    events: Collection
+    questions: Collection
+    rate_limits: Collection
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """Every repository of one database; only the session core holds it."""
+
+    applications: ApplicationRepository
+    sessions: SessionRepository
+    events: EventRepository
+    questions: QuestionRepository
+    rate_limits: RateLimiter
 
 
 class Database:
@@ -26,7 +46,7 @@ class Database:
 
     def __init__(self, url: str, name: str, timeout_ms: int = 2000) -> None:
         # Short timeouts so an unreachable store answers 503 quickly instead of hanging.
-        self.client: AsyncMongoClient = AsyncMongoClient(
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
             tz_aware=True,
             serverSelectionTimeoutMS=timeout_ms,
@@ -35,13 +55,23 @@ class Database:
             retryWrites=True,
             appname="interview-server",
         )
-        self.db: AsyncDatabase = self.client[name]
+        self.db: AsyncDatabase[dict[str, Any]] = self.client[name]
         self.collections = Collections(
             applications=self.db["applications"],
             sessions=self.db["interviewSessions"],
             events=self.db["sessionEvents"],
             questions=self.db["questions"],
             rate_limits=self.db["rateLimits"],
+        )
+
+    def repositories(self) -> Repositories:
+        c = self.collections
+        return Repositories(
+            applications=ApplicationRepository(c.applications),
+            sessions=SessionRepository(c.sessions),
+            events=EventRepository(c.events),
+            questions=QuestionRepository(c.questions),
+            rate_limits=RateLimiter(c.rate_limits),
         )
 
     async def ping(self) -> None:

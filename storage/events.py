@@ -7,13 +7,12 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
-
-DUPLICATE_KEY = 11000
 
 
 class EventRepository:
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
     async def insert_many(self, events: list[EventDoc]) -> set[int]:
@@ -32,14 +31,17 @@ class EventRepository:
             return {int(e["index"]) for e in write_errors}
         return set()
 
-    async def seqs_of_client_events(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
+    async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
+        """The seq of each of these client event ids that is already stored."""
+        if not client_event_ids:
+            return {}
         cursor = self._collection.find(
             {"sessionId": session_id, "clientEventId": {"$in": client_event_ids}},
             {"clientEventId": 1, "seq": 1},
         )
         return {d["clientEventId"]: int(d["seq"]) async for d in cursor}
 
-    async def list(
+    async def events_after(
         self,
         session_id: str,
         after_seq: int = 0,
@@ -47,6 +49,7 @@ class EventRepository:
         source: EventSource | None = None,
         types: list[str] | None = None,
     ) -> list[EventDoc]:
+        """The session's events with seq > `after_seq`, ascending."""
         query: dict[str, Any] = {"sessionId": session_id, "seq": {"$gt": after_seq}}
         if source is not None:
             query["source"] = source.value
@@ -70,3 +73,9 @@ class EventRepository:
             [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
         )
         return {d["_id"]: int(d["n"]) async for d in cursor}
+
+    async def mark_not_applied(self, session_id: str, seq: int, code: str, message: str) -> None:
+        """Record on a stored client command why it changed nothing (replayed too late, wrong question...)."""
+        await self._collection.update_one(
+            {"sessionId": session_id, "seq": seq}, {"$set": {"notApplied": {"code": code, "message": message}}}
+        )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from importlib import resources
+from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -24,7 +25,7 @@ async def load_packaged_bank() -> list[QuestionDoc]:
 
 
 class QuestionRepository:
-    def __init__(self, collection: AsyncCollection, cache_seconds: float = 60.0) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], cache_seconds: float = 60.0) -> None:
         self._collection = collection
         self._cache_seconds = cache_seconds
         self._cache: tuple[float, list[QuestionDoc]] | None = None

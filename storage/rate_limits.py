@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -25,7 +26,7 @@ class RateLimiter:
     the wait. The allowed path costs one round trip.
     """
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:

@@ -2,47 +2,144 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
-from storage.models import ACTIVE_STATUSES, SessionDoc, SessionStatus
+from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionStatus
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Which sessions a listing may return (all set conditions must hold)."""
+
+    session_id: str | None = None
+    candidate_id: str | None = None
+    application_id: str | None = None
+    statuses: list[SessionStatus] = field(default_factory=list)
+
+    def query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if self.session_id is not None:
+            query["sessionId"] = self.session_id
+        if self.candidate_id is not None:
+            query["candidateId"] = self.candidate_id
+        if self.application_id is not None:
+            query["applicationId"] = self.application_id
+        if self.statuses:
+            query["status"] = {"$in": [s.value for s in self.statuses]}
+        return query
+
+
+class SessionChanges(CamelModel):
+    """Fields a state transition sets; only the fields given are written (None clears one)."""
+
+    status: SessionStatus | None = None
+    updated_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    active_since: datetime | None = None
+    question_asked_at: datetime | None = None
+    question_elapsed_seconds: float | None = None
+    active_seconds: float | None = None
+    completed_at: datetime | None = None
+    duration: float | None = None
+    connected_until: datetime | None = None
+
+    def to_set(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+def _session(document: dict[str, Any] | None) -> SessionDoc | None:
+    return SessionDoc.model_validate(document) if document else None
 
 
 class SessionRepository:
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
-    async def insert(self, session: SessionDoc) -> None:
-        """Insert; raises DuplicateKeyError when the application already has an active session."""
-        await self._collection.insert_one(session.to_document())
+    async def insert(self, session: SessionDoc) -> bool:
+        """Insert; False when the application already has an active session (or the idempotency key exists)."""
+        try:
+            await self._collection.insert_one(session.to_document())
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get(self, session_id: str) -> SessionDoc | None:
-        document = await self._collection.find_one({"sessionId": session_id})
-        return SessionDoc.model_validate(document) if document else None
+        return _session(await self._collection.find_one({"sessionId": session_id}))
 
     async def find_active(self, application_id: str) -> SessionDoc | None:
-        document = await self._collection.find_one(
-            {"applicationId": application_id, "status": {"$in": [s.value for s in ACTIVE_STATUSES]}}
+        return _session(
+            await self._collection.find_one(
+                {"applicationId": application_id, "status": {"$in": [s.value for s in ACTIVE_STATUSES]}}
+            )
         )
-        return SessionDoc.model_validate(document) if document else None
 
     async def find_by_client_session(self, application_id: str, client_session_id: str) -> SessionDoc | None:
-        document = await self._collection.find_one(
-            {"applicationId": application_id, "clientSessionId": client_session_id}
+        return _session(
+            await self._collection.find_one({"applicationId": application_id, "clientSessionId": client_session_id})
         )
-        return SessionDoc.model_validate(document) if document else None
 
-    async def update_if(self, session_id: str, condition: dict[str, Any], update: dict[str, Any]) -> SessionDoc | None:
-        """Apply `update` only when the session matches `condition`; None when it did not."""
-        document = await self._collection.find_one_and_update(
-            {"sessionId": session_id, **condition}, update, return_document=ReturnDocument.AFTER
+    async def _update(self, query: dict[str, Any], update: dict[str, Any]) -> SessionDoc | None:
+        document = await self._collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        return _session(document)
+
+    async def apply_if_unchanged(
+        self, session_id: str, status: SessionStatus, version: int, changes: SessionChanges
+    ) -> SessionDoc | None:
+        """Write `changes` only if the session still has this status and version; None if it moved on."""
+        return await self._update(
+            {"sessionId": session_id, "status": status.value, "version": version},
+            {"$set": changes.to_set(), "$inc": {"version": 1}},
         )
-        return SessionDoc.model_validate(document) if document else None
 
-    async def allocate_seq(self, session_id: str, count: int, now: datetime) -> int:
+    async def mark_question_asked(
+        self, session_id: str, current_number: int, asked_number: int, now: datetime
+    ) -> SessionDoc | None:
+        """Record that the current question is being asked now, once (None if someone else did it)."""
+        return await self._update(
+            {
+                "sessionId": session_id,
+                "status": SessionStatus.IN_PROGRESS.value,
+                "currentQuestionNumber": current_number,
+                "askedQuestionNumber": asked_number,
+            },
+            {
+                "$set": {
+                    "askedQuestionNumber": current_number,
+                    "questionAskedAt": now,
+                    "questionElapsedSeconds": 0.0,
+                    "updatedAt": now,
+                },
+                "$inc": {"version": 1},
+            },
+        )
+
+    async def advance_question(self, session_id: str, from_number: int, now: datetime) -> SessionDoc | None:
+        """Move past question `from_number` if it is still current in a running session."""
+        return await self._update(
+            {"sessionId": session_id, "status": SessionStatus.IN_PROGRESS.value, "currentQuestionNumber": from_number},
+            {"$inc": {"currentQuestionNumber": 1, "version": 1}, "$set": {"updatedAt": now, "lastActivityAt": now}},
+        )
+
+    async def set_connected_until(self, session_id: str, until: datetime, now: datetime) -> None:
+        """The live-connection lease: the abandon sweeper leaves the session alone until `until`."""
+        await self._collection.update_one(
+            {"sessionId": session_id}, {"$set": {"connectedUntil": until, "lastActivityAt": now}}
+        )
+
+    async def attach_recording(self, session_id: str, recording: RecordingRef) -> bool:
+        """Reference the session's recording unless it has one already; returns whether it was attached."""
+        updated = await self._update(
+            {"sessionId": session_id, "recording": None}, {"$set": {"recording": recording.to_document()}}
+        )
+        return updated is not None
+
+    async def allocate_seqs(self, session_id: str, count: int, now: datetime) -> int:
         """Reserve `count` consecutive event seqs; returns the last one reserved."""
         document = await self._collection.find_one_and_update(
             {"sessionId": session_id},
@@ -54,25 +151,25 @@ class SessionRepository:
             raise LookupError(session_id)
         return int(document["lastSeq"])
 
-    async def list(self, query: dict[str, Any], limit: int, before: tuple[datetime, str] | None) -> list[SessionDoc]:
+    async def find_page(
+        self, where: SessionFilter, limit: int, before: tuple[datetime, str] | None
+    ) -> list[SessionDoc]:
         """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item."""
+        query = where.query()
         if before is not None:
             started_at, session_id = before
-            query = {
-                **query,
-                "$or": [
-                    {"startedAt": {"$lt": started_at}},
-                    {"startedAt": started_at, "sessionId": {"$lt": session_id}},
-                ],
-            }
+            query["$or"] = [
+                {"startedAt": {"$lt": started_at}},
+                {"startedAt": started_at, "sessionId": {"$lt": session_id}},
+            ]
         cursor = self._collection.find(query).sort([("startedAt", DESCENDING), ("sessionId", DESCENDING)])
         return [SessionDoc.model_validate(d) async for d in cursor.limit(limit)]
 
-    async def find_stale(self, statuses: list[SessionStatus], idle_before: datetime, limit: int) -> list[str]:
-        """Active sessions with no connection and no activity since `idle_before`."""
+    async def find_stale(self, idle_before: datetime, limit: int) -> list[str]:
+        """Active sessions with no live connection and no activity since `idle_before`."""
         cursor = self._collection.find(
             {
-                "status": {"$in": [s.value for s in statuses]},
+                "status": {"$in": [s.value for s in ACTIVE_STATUSES]},
                 "lastActivityAt": {"$lt": idle_before},
                 "$or": [{"connectedUntil": None}, {"connectedUntil": {"$lt": idle_before}}],
             },
@@ -81,5 +178,6 @@ class SessionRepository:
         return [d["sessionId"] async for d in cursor]
 
     async def aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run an aggregation of this collection (pipelines live in storage/, see storage/analytics.py)."""
         cursor = await self._collection.aggregate(pipeline)
         return await cursor.to_list()

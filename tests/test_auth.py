@@ -12,77 +12,82 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from server.auth import Authenticator, bearer_token
-from server.errors import AppError
-from server.principals import Role
+from server.http.auth import UserTokens, bearer_token
+from server.http.errors import status_of
+from server.sessions import DomainError, Role, SessionTokens
 from tests.local_http import QuietHandler, serve_locally
 from tests.support import SESSION_SECRET, USER_SECRET, user_token
 
 
 @pytest.fixture
-def authenticator() -> Authenticator:
-    return Authenticator(user_secret=USER_SECRET, session_secret=SESSION_SECRET, leeway_seconds=5)
+def users() -> UserTokens:
+    return UserTokens(secret=USER_SECRET, leeway_seconds=5)
+
+
+@pytest.fixture
+def sessions() -> SessionTokens:
+    return SessionTokens(SESSION_SECRET, leeway_seconds=5)
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-async def test_valid_user_token_gives_subject_and_role(authenticator: Authenticator) -> None:
-    principal = await authenticator.verify_user_token(user_token("cand_1", "recruiter"))
+async def test_valid_user_token_gives_subject_and_role(users: UserTokens) -> None:
+    principal = await users.verify(user_token("cand_1", "recruiter"))
     assert principal.subject == "cand_1" and principal.role == Role.RECRUITER
 
 
-async def test_alg_none_is_rejected(authenticator: Authenticator) -> None:
+async def test_alg_none_is_rejected(users: UserTokens) -> None:
     header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     exp = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
     claims = _b64(json.dumps({"sub": "cand_1", "exp": exp}).encode())
-    with pytest.raises(AppError) as error:
-        await authenticator.verify_user_token(f"{header}.{claims}.")
-    assert error.value.status == 401
+    with pytest.raises(DomainError) as error:
+        await users.verify(f"{header}.{claims}.")
+    assert status_of(error.value) == 401
 
 
-async def test_missing_exp_and_unknown_role_are_rejected(authenticator: Authenticator) -> None:
+async def test_missing_exp_and_unknown_role_are_rejected(users: UserTokens) -> None:
     no_exp = jwt.encode({"sub": "cand_1"}, USER_SECRET, algorithm="HS256")
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(no_exp)
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(user_token("cand_1", "superuser"))
+    with pytest.raises(DomainError):
+        await users.verify(no_exp)
+    with pytest.raises(DomainError):
+        await users.verify(user_token("cand_1", "superuser"))
 
 
-async def test_small_clock_skew_is_tolerated_but_not_more(authenticator: Authenticator) -> None:
-    assert (await authenticator.verify_user_token(user_token("c", ttl=-2))).subject == "c"
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(user_token("c", ttl=-60))
+async def test_small_clock_skew_is_tolerated_but_not_more(users: UserTokens) -> None:
+    assert (await users.verify(user_token("c", ttl=-2))).subject == "c"
+    with pytest.raises(DomainError):
+        await users.verify(user_token("c", ttl=-60))
 
 
-async def test_session_and_user_tokens_do_not_substitute(authenticator: Authenticator) -> None:
-    issued = authenticator.issue_session_token(session_id="s1", application_id="a1", subject="c1")
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(issued.token)
-    with pytest.raises(AppError):
-        authenticator.verify_session_token(user_token("c1"))
+async def test_session_and_user_tokens_do_not_substitute(users: UserTokens, sessions: SessionTokens) -> None:
+    issued = sessions.issue(session_id="s1", application_id="a1", subject="c1")
+    with pytest.raises(DomainError):
+        await users.verify(issued.token)
+    with pytest.raises(DomainError):
+        sessions.verify(user_token("c1"))
     # Even a user token signed with the session secret and typ "interview" is refused as a user token.
     forged = jwt.encode(
         {"sub": "c1", "typ": "interview", "exp": datetime.now(UTC) + timedelta(hours=1)}, USER_SECRET, algorithm="HS256"
     )
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(forged)
+    with pytest.raises(DomainError):
+        await users.verify(forged)
 
 
-def test_session_token_claims(authenticator: Authenticator) -> None:
-    issued = authenticator.issue_session_token(session_id="s1", application_id="a1", subject="c1")
+def test_session_token_claims(sessions: SessionTokens) -> None:
+    issued = sessions.issue(session_id="s1", application_id="a1", subject="c1")
     claims = jwt.decode(issued.token, SESSION_SECRET, algorithms=["HS256"])
     assert {"sid", "app", "sub", "typ", "jti", "iat", "exp"} <= set(claims)
     assert claims["typ"] == "interview" and claims["exp"] - claims["iat"] == 1800
-    principal = authenticator.verify_session_token(issued.token)
+    principal = sessions.verify(issued.token)
     assert (principal.session_id, principal.application_id, principal.subject) == ("s1", "a1", "c1")
 
 
 def test_bearer_header_parsing() -> None:
     assert bearer_token("Bearer abc") == "abc"
     for bad in (None, "", "Basic abc", "Bearer ", "Bearer " + "x" * 9000):
-        with pytest.raises(AppError):
+        with pytest.raises(DomainError):
             bearer_token(bad)
 
 
@@ -106,10 +111,10 @@ def jwks_server() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
 
 async def test_jwks_rs256_tokens_and_algorithm_confusion(jwks_server: tuple[str, rsa.RSAPrivateKey]) -> None:
     url, key = jwks_server
-    authenticator = Authenticator(user_secret=None, session_secret=SESSION_SECRET, jwks_url=url)
+    users = UserTokens(secret=None, jwks_url=url)
     exp = datetime.now(UTC) + timedelta(hours=1)
     good = jwt.encode({"sub": "cand_9", "exp": exp}, key, algorithm="RS256", headers={"kid": "k1"})
-    assert (await authenticator.verify_user_token(good)).subject == "cand_9"
+    assert (await users.verify(good)).subject == "cand_9"
     # HS256 signed with the public key's PEM: the classic confusion attack.
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -120,5 +125,5 @@ async def test_jwks_rs256_tokens_and_algorithm_confusion(jwks_server: tuple[str,
     import hmac
 
     signature = _b64(hmac.new(public_pem, f"{header}.{claims}".encode(), hashlib.sha256).digest())
-    with pytest.raises(AppError):
-        await authenticator.verify_user_token(f"{header}.{claims}.{signature}")
+    with pytest.raises(DomainError):
+        await users.verify(f"{header}.{claims}.{signature}")

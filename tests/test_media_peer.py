@@ -10,7 +10,6 @@ from __future__ import annotations
 import array
 import asyncio
 import itertools
-import json
 import math
 import pathlib
 import re
@@ -21,17 +20,11 @@ from typing import Any
 import aioice.ice
 import pytest
 import pytest_asyncio
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import VideoStreamTrack
 
-from realtime.media import (
-    PCM_SAMPLE_RATE,
-    IceServerConfig,
-    MediaError,
-    MediaPeer,
-    parse_ice_servers,
-)
+from realtime.media import PCM_SAMPLE_RATE, MediaError, MediaPeer
 
 SINE_HZ = 440
 SINE_SECONDS = 2.0
@@ -176,54 +169,6 @@ def strip_candidates(sdp: str) -> tuple[str, list[dict[str, Any]]]:
         elif line != "a=end-of-candidates":
             kept.append(line)
     return "\r\n".join(kept) + "\r\n", candidates
-
-
-# -- ICE server configuration ------------------------------------------------
-
-
-def test_ice_servers_parse_and_convert() -> None:
-    servers = parse_ice_servers(
-        json.dumps(
-            [
-                {"urls": "stun:stun.example.org:3478"},
-                {
-                    "urls": ["turn:turn.example.org:3478?transport=udp"],
-                    "username": "u",
-                    "credential": "secret",
-                },
-            ]
-        )
-    )
-    assert [s.to_browser() for s in servers] == [
-        {"urls": "stun:stun.example.org:3478"},
-        {
-            "urls": ["turn:turn.example.org:3478?transport=udp"],
-            "username": "u",
-            "credential": "secret",
-        },
-    ]
-    assert servers[1].to_aiortc() == RTCIceServer(
-        urls=["turn:turn.example.org:3478?transport=udp"], username="u", credential="secret"
-    )
-    assert "secret" not in repr(servers[1])
-    assert parse_ice_servers("") == []
-    assert parse_ice_servers('{"urls": "stun:a.example"}') == [IceServerConfig(urls="stun:a.example")]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "not json",
-        '[{"urls": []}]',
-        '[{"urls": "http://example.org"}]',
-        '[{"urls": "turn:t.example", "credential": "hunter2"}]',
-        '[{"urls": "stun:s.example", "extra": 1}]',
-    ],
-)
-def test_ice_servers_rejects_bad_config_without_echoing_it(text: str) -> None:
-    with pytest.raises(ValueError) as raised:
-        parse_ice_servers(text)
-    assert "hunter2" not in str(raised.value)
 
 
 # -- audio -------------------------------------------------------------------

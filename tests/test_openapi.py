@@ -29,7 +29,7 @@ async def app(server: ServerProcess) -> AsyncIterator[Starlette]:
     try:
         yield built
     finally:
-        await built.state.context.database.close()
+        await built.state.dispose()
 
 
 @pytest.fixture(scope="module")

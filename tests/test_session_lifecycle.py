@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.sessions import EventLog, SessionHub, SessionService
-from storage import ApplicationRepository, Database, EventRepository, QuestionRepository, SessionRepository
+from server.sessions import SessionService
+from storage import Database
 from tests.session_support import (
     ADMIN,
     RECRUITER,
@@ -410,15 +410,8 @@ async def test_idle_session_is_abandoned_by_the_server(quick_abandon_server: Ser
 async def service(server: ServerProcess) -> AsyncIterator[SessionService]:
     """The session core in this process, on the server's own database (as a second server would be)."""
     database = Database(server.mongodb_url, server.env["MONGODB_DB"])
-    c = database.collections
-    sessions = SessionRepository(c.sessions)
     try:
-        yield SessionService(
-            applications=ApplicationRepository(c.applications),
-            sessions=sessions,
-            questions=QuestionRepository(c.questions),
-            event_log=EventLog(sessions, EventRepository(c.events), SessionHub()),
-        )
+        yield SessionService(database.repositories())
     finally:
         await database.close()
 

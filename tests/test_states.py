@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from server.errors import AppError, ErrorCode
+from server.http.errors import status_of
+from server.sessions import DomainError, ErrorCode
 from server.sessions.states import (
     ALLOWED,
     TRANSITION_EVENT,
@@ -39,9 +40,9 @@ def test_legal_moves_pass(current: SessionStatus, target: SessionStatus) -> None
 
 @pytest.mark.parametrize(("current", "target"), [p for p in ALL_PAIRS if p not in LEGAL])
 def test_every_other_move_is_refused(current: SessionStatus, target: SessionStatus) -> None:
-    with pytest.raises(AppError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_transition(current, target)
-    assert caught.value.status == 400
+    assert status_of(caught.value) == 400
 
 
 def test_allowed_table_matches_the_issue() -> None:
@@ -55,20 +56,20 @@ def test_terminal_statuses_have_no_way_out(terminal: SessionStatus) -> None:
 
 @pytest.mark.parametrize("target", list(SessionStatus))
 def test_completed_session_answers_already_completed(target: SessionStatus) -> None:
-    with pytest.raises(AppError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_transition(S.COMPLETED, target)
     assert caught.value.code == ErrorCode.SESSION_ALREADY_COMPLETED
 
 
 def test_illegal_move_names_from_and_to() -> None:
-    with pytest.raises(AppError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_transition(S.PAUSED, S.PAUSED)
     assert caught.value.code == ErrorCode.INVALID_TRANSITION
     assert caught.value.details == {"from": "paused", "to": "paused"}
 
 
 def test_abandoned_session_cannot_be_completed() -> None:
-    with pytest.raises(AppError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_transition(S.ABANDONED, S.COMPLETED)
     assert caught.value.code == ErrorCode.INVALID_TRANSITION
     assert caught.value.details == {"from": "abandoned", "to": "completed"}

@@ -7,9 +7,7 @@ import asyncio
 import itertools
 import os
 import shutil
-import subprocess
 import threading
-import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,6 @@ from realtime.transcription import (
     ModelLoadError,
     NullTranscriber,
     PoolClosedError,
-    Resampler,
     SegmenterConfig,
     SegmenterEvent,
     SpeechStarted,
@@ -41,8 +38,8 @@ from realtime.transcription import (
     create_transcriber,
     level_from_dbfs,
     pcm16_dbfs,
-    to_16k_mono,
 )
+from tests.audio_files import espeak_pcm16k
 
 SENTENCE = "I have five years of experience with Python and databases."
 LONG_SENTENCE = (
@@ -64,15 +61,9 @@ def silence(seconds: float) -> bytes:
 
 def synthesize(text: str, directory: Path, name: str) -> bytes:
     """Speak ``text`` with espeak-ng (22050 Hz mono) and return 16 kHz mono PCM."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
+    if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    path = directory / f"{name}.wav"
-    subprocess.run([espeak, "-w", str(path), text], check=True, capture_output=True)
-    with wave.open(str(path)) as wav:
-        assert wav.getsampwidth() == 2
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-        return to_16k_mono(samples, wav.getframerate(), wav.getnchannels())
+    return espeak_pcm16k(text, directory, name)
 
 
 @pytest.fixture(scope="session")
@@ -163,38 +154,6 @@ async def whisper() -> AsyncIterator[Transcriber]:
 
 
 # --------------------------------------------------------------------------- audio
-
-
-def test_to_16k_mono_downsamples_48k_stereo_keeping_pitch() -> None:
-    t = np.arange(48_000) / 48_000
-    tone = (np.sin(2 * np.pi * 440 * t) * 10_000).astype(np.int16)
-    stereo = np.stack([tone, tone], axis=1).reshape(1, -1)  # aiortc's packed s16 layout
-
-    out = np.frombuffer(to_16k_mono(stereo, 48_000, 2), dtype="<i2").astype(np.float64)
-
-    assert out.size == SAMPLE_RATE
-    spectrum = np.abs(np.fft.rfft(out * np.hanning(out.size)))
-    assert abs(np.argmax(spectrum) * SAMPLE_RATE / out.size - 440) < 2
-
-
-def test_resampler_chunked_matches_one_shot() -> None:
-    rng = np.random.default_rng(1)
-    samples = rng.integers(-8000, 8000, size=22_050, dtype=np.int16)
-    resampler = Resampler(22_050, 1)
-
-    chunked = b"".join(resampler.process(samples[i : i + 441]) for i in range(0, 22_050, 441))
-
-    assert chunked == to_16k_mono(samples, 22_050, 1)
-    assert len(chunked) == 2 * SAMPLE_RATE
-
-
-def test_to_16k_mono_mixes_planar_channels_and_rejects_ragged_input() -> None:
-    left = np.full(160, 1000, dtype=np.int16)
-    planar = np.stack([left, -left])  # (channels, samples), cancels out
-
-    assert to_16k_mono(planar, SAMPLE_RATE, 2) == bytes(320)
-    with pytest.raises(ValueError):
-        to_16k_mono(np.zeros(3, dtype=np.int16), 48_000, 2)
 
 
 def test_levels() -> None:

@@ -152,6 +152,10 @@ async def run_candidate(candidate: Candidate) -> None:
             await client.wait_until(moved_on)
         except ConnectionError:
             await connect(candidate)
+    # An ended session replays its final state, then closes 4010 (docs/protocol.md): a client
+    # that hangs up on the welcome alone would miss that replay.
+    with contextlib.suppress(TimeoutError):
+        await client.wait_closed(within=20)
     # Settle what is still unacknowledged: the ended session answers each pending id, then 4010.
     while client.outbox:
         await connect(candidate)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +15,6 @@ import pytest
 import websockets
 
 from tests.support import (
-    ROOT,
     SESSION_SECRET,
     ServerProcess,
     start_interview,
@@ -276,15 +272,3 @@ async def test_different_sessions_do_not_take_over_each_other(
     assert first.connected and second.connected
     await first.close()
     await second.close()
-
-
-def test_protocol_doc_is_generated_from_the_models() -> None:
-    generated = subprocess.run(
-        [sys.executable, "-m", "realtime.channel.protocol_doc"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    committed = (Path(ROOT) / "docs" / "protocol.md").read_text()
-    assert committed == generated, (
-        "docs/protocol.md is stale: python -m realtime.channel.protocol_doc > docs/protocol.md"
-    )
-    for type_ in ("hello", "answer.submit", "session.complete", "welcome", "question", "token.refresh", "ack"):
-        assert f"### `{type_}`" in committed

@@ -5,63 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
 
-import jwt
 import sentry_sdk
-from pydantic import ValidationError
-from pymongo.errors import PyMongoError
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from realtime.channel.asyncio import ChannelContext, Connection
 from realtime.channel.close_codes import CloseCode
-from realtime.channel.connection import (
-    ChannelConfig,
-    ChannelContext,
-    Connection,
-    ConnectionLost,
-    HookFactory,
-)
-from realtime.channel.protocol import SUBPROTOCOL, ErrorMessage, HelloMessage
-from server.config import Settings
-from server.context import AppContext
-from server.errors import AppError, ErrorCode
-from server.openapi import Operation
-from server.principals import SessionPrincipal
+from realtime.channel.framing import parse_hello
+from realtime.channel.origins import origin_allowed
+from realtime.channel.transport import ConnectionLost
+from realtime.messages import SUBPROTOCOL, ErrorMessage, HelloMessage
+from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError
 
 logger = logging.getLogger(__name__)
 
 PATH = "/ws/interview"
-
-
-class Channel:
-    """The realtime channel of one app: its shared context and live connections."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.settings = ctx.settings
-        self.context = ChannelContext(
-            config=ChannelConfig.from_settings(ctx.settings),
-            service=ctx.service,
-            events=ctx.events,
-            hub=ctx.hub,
-            auth=ctx.auth,
-        )
-
-    def add_hook(self, factory: HookFactory) -> None:
-        """Register a per-connection extension (called for each new live connection)."""
-        self.context.hook_factories.append(factory)
-
-    @property
-    def live_connections(self) -> int:
-        return len(self.context.registry)
-
-    def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
-        """Ask every live connection to close (on shutdown); clients resume elsewhere."""
-        for connection in self.context.registry.connections():
-            if isinstance(connection, Connection):
-                connection.request_close(code, "server shutting down")
 
 
 class StarletteTransport:
@@ -96,27 +55,6 @@ class StarletteTransport:
             return
 
 
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
-    """Browsers always send Origin: it must be ours or listed. Non-browser clients send none."""
-    if origin is None:
-        return True
-    origin = origin.strip().rstrip("/").lower()
-    allowed = {o.strip().rstrip("/").lower() for o in settings.allowed_origins}
-    if settings.public_url:
-        public = urlsplit(settings.public_url)
-        allowed.add(f"{public.scheme}://{public.netloc}".lower())
-    if origin in allowed:
-        return True
-    parsed = urlsplit(origin)
-    return parsed.scheme in ("http", "https") and bool(host) and parsed.netloc == (host or "").lower()
-
-
-def _token_expiry(token: str) -> datetime:
-    # Read after verify_session_token succeeded: the signature is already checked.
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return datetime.fromtimestamp(int(claims["exp"]), UTC)
-
-
 async def _reject(transport: StarletteTransport, code: CloseCode, error: ErrorCode, message: str) -> None:
     try:
         await transport.send(json.dumps(ErrorMessage(code=error.value, message=message).to_json_dict()))
@@ -125,70 +63,79 @@ async def _reject(transport: StarletteTransport, code: CloseCode, error: ErrorCo
     await transport.close(code, message.lower())
 
 
-async def _hello(
-    transport: StarletteTransport, channel: Channel
-) -> tuple[HelloMessage, SessionPrincipal, datetime] | None:
-    """The first message, which must be a valid hello for an existing session; None after rejecting."""
-    config = channel.context.config
-    try:
-        frame = await asyncio.wait_for(transport.receive(), config.hello_timeout_seconds)
-    except TimeoutError:
-        await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "No hello in time")
-        return None
-    if frame is None:
-        return None
-    try:
-        if isinstance(frame, bytes) or len(frame) > config.max_message_bytes:
-            raise ValueError("not a text frame of allowed size")
-        data: Any = json.loads(frame)
-        hello = HelloMessage.model_validate(data)
-    except (ValueError, ValidationError):
-        await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "The first message must be hello")
-        return None
-    context = channel.context
-    try:
-        principal = context.auth.verify_session_token(hello.token)
-        session = await context.service.sessions.get(principal.session_id)
-    except AppError:
-        session = None
-    except PyMongoError as error:
-        logger.warning("storage unavailable during hello: %s", type(error).__name__)
-        await _reject(
-            transport, CloseCode.INTERNAL_ERROR, ErrorCode.STORAGE_UNAVAILABLE, "Storage is unavailable; retry shortly"
-        )
-        return None
-    if session is None:
-        # A bad token and an unknown session look the same: nothing leaks.
-        await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "Invalid or expired session token")
-        return None
-    return hello, principal, _token_expiry(hello.token)
+class Channel:
+    """The realtime channel of one app: its shared context, its route and its live connections."""
 
+    def __init__(self, context: ChannelContext) -> None:
+        self.context = context
 
-async def interview_socket(websocket: WebSocket) -> None:
-    """The live interview channel; see docs/protocol.md."""
-    channel: Channel = websocket.app.state.channel
-    offered = websocket.scope.get("subprotocols") or []
-    subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
-    origin = websocket.headers.get("origin")
-    allowed = origin_allowed(origin, websocket.headers.get("host"), channel.settings)
-    # Decided before accepting; the socket is accepted only so the browser can see code 4003
-    # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from it.
-    await websocket.accept(subprotocol=subprotocol)
-    transport = StarletteTransport(websocket)
-    if not allowed:
-        logger.warning("websocket from a foreign origin refused: %s", (origin or "")[:200])
-        await transport.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
-        return
-    greeted = await _hello(transport, channel)
-    if greeted is None:
-        return
-    hello, principal, expires_at = greeted
-    with sentry_sdk.isolation_scope() as scope:
-        scope.set_tag("session_id", principal.session_id)
-        scope.set_tag("application_id", principal.application_id)
-        connection = Connection(channel.context, transport, principal, expires_at)
-        await connection.run(hello)
+    def routes(self) -> list[BaseRoute]:
+        return [WebSocketRoute(PATH, self.serve)]
 
+    @property
+    def live_connections(self) -> int:
+        return len(self.context.registry)
 
-ROUTES: list[BaseRoute] = [WebSocketRoute(PATH, interview_socket)]
-OPERATIONS: list[Operation] = []  # WebSocket messages are documented in docs/protocol.md, not OpenAPI
+    def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
+        """Ask every live connection to close (on shutdown); clients resume elsewhere."""
+        for connection in self.context.registry.connections():
+            if isinstance(connection, Connection):
+                connection.request_close(code, "server shutting down")
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """The live interview channel; see docs/protocol.md."""
+        config = self.context.config
+        offered = websocket.scope.get("subprotocols") or []
+        subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
+        origin = websocket.headers.get("origin")
+        allowed = origin_allowed(origin, websocket.headers.get("host"), config.allowed_origins, config.public_url)
+        # Decided before accepting; the socket is accepted only so the browser can see code 4003
+        # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from it.
+        await websocket.accept(subprotocol=subprotocol)
+        transport = StarletteTransport(websocket)
+        if not allowed:
+            logger.warning("websocket from a foreign origin refused: %s", (origin or "")[:200])
+            await transport.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+            return
+        greeted = await self._hello(transport)
+        if greeted is None:
+            return
+        hello, principal = greeted
+        with sentry_sdk.isolation_scope() as scope:
+            scope.set_tag("session_id", principal.session_id)
+            scope.set_tag("application_id", principal.application_id)
+            await Connection(self.context, transport, principal).run(hello)
+
+    async def _hello(self, transport: StarletteTransport) -> tuple[HelloMessage, SessionPrincipal] | None:
+        """The first message, which must be a valid hello for an existing session; None after rejecting."""
+        config = self.context.config
+        try:
+            frame = await asyncio.wait_for(transport.receive(), config.hello_timeout_seconds)
+        except TimeoutError:
+            await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "No hello in time")
+            return None
+        if frame is None:
+            return None
+        hello = parse_hello(frame, config.max_message_bytes)
+        if hello is None:
+            await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "The first message must be hello")
+            return None
+        try:
+            principal = self.context.tokens.verify(hello.token)
+            session = await self.context.service.find(principal.session_id)
+        except DomainError:
+            session = None
+        except StorageError as error:
+            logger.warning("storage unavailable during hello: %s", type(error).__name__)
+            await _reject(
+                transport,
+                CloseCode.INTERNAL_ERROR,
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "Storage is unavailable; retry shortly",
+            )
+            return None
+        if session is None:
+            # A bad token and an unknown session look the same: nothing leaks.
+            await _reject(transport, CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "Invalid or expired session token")
+            return None
+        return hello, principal

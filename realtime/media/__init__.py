@@ -6,17 +6,17 @@ audio on as 16 kHz mono s16le PCM and optionally records it as WAV.
 
 from realtime.media.audio import PCM_SAMPLE_RATE, PCM_SAMPLE_WIDTH
 from realtime.media.errors import MediaError, MediaErrorCode
-from realtime.media.ice import IceServerConfig, parse_ice_servers
+from realtime.media.ice import IceServerLike, rtc_ice_servers
 from realtime.media.peer import MediaPeer, MediaStats, PeerState
 
 __all__ = [
     "PCM_SAMPLE_RATE",
     "PCM_SAMPLE_WIDTH",
-    "IceServerConfig",
+    "IceServerLike",
     "MediaError",
     "MediaErrorCode",
     "MediaPeer",
     "MediaStats",
     "PeerState",
-    "parse_ice_servers",
+    "rtc_ice_servers",
 ]

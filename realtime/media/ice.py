@@ -1,86 +1,25 @@
-"""ICE server configuration: one model for aiortc and for the browser."""
+"""ICE servers for aiortc, from any objects shaped like the browser's RTCIceServer (parsed in Settings)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Protocol
 
-import pydantic
 from aiortc import RTCIceServer
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["IceServerConfig", "parse_ice_servers"]
-
-_SCHEMES = ("stun", "stuns", "turn", "turns")
+__all__ = ["IceServerLike", "rtc_ice_servers"]
 
 
-class IceServerConfig(BaseModel):
-    """One STUN or TURN server, shaped like the browser's ``RTCIceServer`` dictionary.
+class IceServerLike(Protocol):
+    @property
+    def username(self) -> str | None: ...
 
-    aiortc uses at most one STUN and one TURN server (the first of each kind);
-    the browser uses all of them.
-    """
+    @property
+    def credential(self) -> str | None: ...
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    urls: list[str] | str
-    username: str | None = None
-    # repr=False: the credential must never end up in a log line.
-    credential: str | None = Field(default=None, repr=False)
-
-    @field_validator("urls")
-    @classmethod
-    def _check_urls(cls, value: list[str] | str) -> list[str] | str:
-        urls = [value] if isinstance(value, str) else value
-        if not urls:
-            raise ValueError("at least one URL is required")
-        for url in urls:
-            scheme = url.split(":", 1)[0].lower()
-            if ":" not in url or scheme not in _SCHEMES:
-                raise ValueError(f"URL must start with one of {', '.join(_SCHEMES)}: {url!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _check_turn_credentials(self) -> IceServerConfig:
-        is_turn = any(url.lower().startswith("turn") for url in self.url_list())
-        if is_turn and (self.username is None or self.credential is None):
-            raise ValueError("a TURN server needs a username and a credential")
-        return self
-
-    def url_list(self) -> list[str]:
-        """The URLs as a list, whichever shape they were given in."""
-        return [self.urls] if isinstance(self.urls, str) else list(self.urls)
-
-    def to_aiortc(self) -> RTCIceServer:
-        """Convert to aiortc's :class:`~aiortc.RTCIceServer`."""
-        return RTCIceServer(urls=self.url_list(), username=self.username, credential=self.credential)
-
-    def to_browser(self) -> dict[str, Any]:
-        """Serialise to the browser's ``RTCIceServer`` JSON shape (unset fields omitted)."""
-        return self.model_dump(mode="json", exclude_none=True)
+    def url_list(self) -> list[str]: ...
 
 
-_ICE_SERVER_LIST = pydantic.TypeAdapter(list[IceServerConfig])
-
-
-def parse_ice_servers(json_text: str) -> list[IceServerConfig]:
-    """Parse the ``ICE_SERVERS`` setting: a JSON array of ``RTCIceServer`` objects.
-
-    A single object is accepted as a one-element list, and an empty or blank
-    string means no ICE servers.
-
-    :raises ValueError: if the text is not JSON of that shape; the message never
-        repeats the input, so credentials stay out of logs.
-    """
-    if not json_text.strip():
-        return []
-    text = json_text.strip()
-    if text.startswith("{"):
-        text = f"[{text}]"
-    try:
-        return _ICE_SERVER_LIST.validate_json(text)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '<root>'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise ValueError(f"invalid ICE_SERVERS: {problems}") from None
+def rtc_ice_servers(servers: Iterable[IceServerLike]) -> list[RTCIceServer]:
+    """aiortc's RTCIceServer for each configured server."""
+    return [RTCIceServer(urls=s.url_list(), username=s.username, credential=s.credential) for s in servers]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import pathlib
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal
 
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from realtime.media.connection import MediaStats, PeerConnection, SessionLog
 from realtime.media.errors import MediaError, MediaErrorCode
-from realtime.media.ice import IceServerConfig
+from realtime.media.notifier import StateNotifier
 from realtime.media.recorder import WavRecorder
 from realtime.media.sdp import Offer, parse_candidate, parse_offer
 from realtime.media.tracks import consume_audio, drain_track
@@ -32,41 +32,6 @@ _PC_STATES: dict[str, PeerState] = {
     "failed": "failed",
 }
 _MAX_EARLY_CANDIDATES = 64
-_STATE_FLUSH_TIMEOUT = 5.0
-
-
-@dataclass
-class MediaStats:
-    """Counters of what the peer received, for logs and metrics."""
-
-    audio_frames: int = 0
-    """Audio frames received from the browser (typically 20 ms each)."""
-    audio_bytes: int = 0
-    """Bytes of 16 kHz mono s16le PCM handed to ``on_audio``."""
-    video_frames: int = 0
-    """Video frames received and dropped."""
-    connections: int = 0
-    """Peer connections negotiated: the first one plus one per ICE restart."""
-
-
-@dataclass(eq=False)
-class _Connection:
-    """One aiortc peer connection and the reader tasks of its tracks."""
-
-    pc: RTCPeerConnection
-    ice_ufrag: str
-    readers: set[asyncio.Task[None]] = field(default_factory=set)
-    audio_track: MediaStreamTrack | None = None
-    disposed: bool = False
-
-
-class _SessionLog(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes records with the session id and attaches it as ``session_id``."""
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        extra = dict(self.extra or {})
-        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
-        return f"[session {extra.get('session_id')}] {msg}", kwargs
 
 
 class MediaPeer:
@@ -89,10 +54,8 @@ class MediaPeer:
     read and its frames dropped whatever ``accept_video`` says, because aiortc
     buffers unread frames without bound. ``accept_video`` only changes logging.
 
-    ``on_local_candidate`` is accepted for signalling code written for trickle
-    ICE, but aiortc gathers every local candidate before the answer is returned,
-    so the answer SDP carries them (with ``a=end-of-candidates``) and the
-    callback is never called.
+    aiortc gathers every local candidate before the answer is returned, so the
+    answer SDP carries them (with ``a=end-of-candidates``): the server never trickles.
 
     If ``recording_path`` is given, the candidate's audio (the same 16 kHz
     PCM) is written there as a WAV file by a writer thread; the header is
@@ -103,33 +66,31 @@ class MediaPeer:
         self,
         *,
         session_id: str,
-        ice_servers: list[IceServerConfig],
+        ice_servers: list[RTCIceServer],
         on_audio: Callable[[bytes], None],
         on_state: Callable[[str], Awaitable[None]],
-        on_local_candidate: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         recording_path: pathlib.Path | None = None,
         accept_video: bool = False,
         stall_timeout: float = 5.0,
     ) -> None:
         self._session_id = session_id
-        self._configuration = RTCConfiguration(iceServers=[server.to_aiortc() for server in ice_servers])
+        self._configuration = RTCConfiguration(iceServers=list(ice_servers))
         self._on_audio = on_audio
-        self._on_state = on_state
-        self._on_local_candidate = on_local_candidate
         self._accept_video = accept_video
         self._stall_timeout = stall_timeout
-        self._log = _SessionLog(logger, {"session_id": session_id})
+        self._log = SessionLog(logger, {"session_id": session_id})
         self._recorder = WavRecorder(recording_path, log=self._log) if recording_path is not None else None
 
         # Serialises offers, restarts and candidates, so that a candidate is
         # applied to the connection negotiated before it.
         self._lock = asyncio.Lock()
-        self._conn: _Connection | None = None
-        self._conns: set[_Connection] = set()
+        self._conn: PeerConnection | None = None
+        self._conns: set[PeerConnection] = set()
         self._early_candidates: list[tuple[RTCIceCandidate | None, str | None]] = []
         self._state: PeerState = "new"
-        self._states: asyncio.Queue[PeerState | None] = asyncio.Queue()
-        self._notifier: asyncio.Task[None] | None = None
+        self._notifier: StateNotifier[PeerState] = StateNotifier(
+            on_state, name=f"media-peer:{session_id}:state", log=self._log
+        )
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
         self.stats = MediaStats()
@@ -251,16 +212,16 @@ class MediaPeer:
         self._set_state(_PC_STATES.get(conn.pc.connectionState, "connecting"))
         return answer
 
-    def _open_connection(self, offer: Offer) -> _Connection:
+    def _open_connection(self, offer: Offer) -> PeerConnection:
         """Create a peer connection wired to this peer's handlers."""
         self._start_background()
-        conn = _Connection(pc=RTCPeerConnection(self._configuration), ice_ufrag=offer.ice_ufrag)
+        conn = PeerConnection(pc=RTCPeerConnection(self._configuration), ice_ufrag=offer.ice_ufrag)
         self._conns.add(conn)
         conn.pc.on("connectionstatechange", lambda: self._on_pc_state(conn))
         conn.pc.on("track", lambda track: self._on_track(conn, track))
         return conn
 
-    async def _negotiate(self, conn: _Connection, offer: Offer) -> str:
+    async def _negotiate(self, conn: PeerConnection, offer: Offer) -> str:
         """Apply ``offer`` to ``conn`` and return the answer SDP."""
         pc = conn.pc
         try:
@@ -280,7 +241,7 @@ class MediaPeer:
         self._check_open()
         return pc.localDescription.sdp
 
-    async def _add_candidate(self, conn: _Connection, candidate: RTCIceCandidate | None, ufrag: str | None) -> None:
+    async def _add_candidate(self, conn: PeerConnection, candidate: RTCIceCandidate | None, ufrag: str | None) -> None:
         if ufrag and ufrag != conn.ice_ufrag:
             self._log.debug("candidate for ICE ufrag %s ignored (current %s)", ufrag, conn.ice_ufrag)
             return
@@ -303,7 +264,7 @@ class MediaPeer:
 
     # -- events from aiortc ------------------------------------------------
 
-    def _on_pc_state(self, conn: _Connection) -> None:
+    def _on_pc_state(self, conn: PeerConnection) -> None:
         if conn is not self._conn or self._closed:
             return  # a replaced connection, or our own shutdown
         pc_state = conn.pc.connectionState
@@ -313,7 +274,7 @@ class MediaPeer:
         elif pc_state in _PC_STATES:
             self._set_state(_PC_STATES[pc_state])
 
-    def _on_track(self, conn: _Connection, track: MediaStreamTrack) -> None:
+    def _on_track(self, conn: PeerConnection, track: MediaStreamTrack) -> None:
         if conn.disposed or self._closed:
             return
         reader: Coroutine[Any, Any, None]
@@ -351,7 +312,7 @@ class MediaPeer:
         else:
             self._log.debug("%s track ended", kind)
 
-    def _deliver_audio(self, conn: _Connection, pcm: bytes) -> None:
+    def _deliver_audio(self, conn: PeerConnection, pcm: bytes) -> None:
         self.stats.audio_frames += 1
         if self._state == "disconnected" and conn is self._conn and conn.pc.connectionState == "connected":
             self._set_state("connected")
@@ -365,7 +326,7 @@ class MediaPeer:
         except Exception:
             self._log.exception("on_audio callback failed")
 
-    def _on_stall(self, conn: _Connection) -> None:
+    def _on_stall(self, conn: PeerConnection) -> None:
         if conn is self._conn and self._state == "connected":
             self._log.warning("no audio for %.1f s", self._stall_timeout)
             self._set_state("disconnected")
@@ -380,27 +341,15 @@ class MediaPeer:
             return
         self._log.info("state %s -> %s", self._state, state)
         self._state = state
-        self._states.put_nowait(state)
+        self._notifier.put(state)
 
     def _start_background(self) -> None:
         """Start the state notifier and the recorder (both need a running loop)."""
-        self._ensure_notifier()
+        self._notifier.start()
         if self._recorder is not None:
             self._recorder.start()
 
-    def _ensure_notifier(self) -> asyncio.Task[None]:
-        if self._notifier is None:
-            self._notifier = asyncio.create_task(self._notify_states(), name=f"media-peer:{self._session_id}:state")
-        return self._notifier
-
-    async def _notify_states(self) -> None:
-        while (state := await self._states.get()) is not None:
-            try:
-                await self._on_state(state)
-            except Exception:
-                self._log.exception("on_state callback failed for %s", state)
-
-    async def _dispose(self, conn: _Connection) -> None:
+    async def _dispose(self, conn: PeerConnection) -> None:
         """Close ``conn``'s peer connection and cancel and await its readers (idempotent)."""
         if conn.disposed:
             return
@@ -427,15 +376,5 @@ class MediaPeer:
                     await self._recorder.aclose()
             finally:
                 self._set_state("closed")
-                await self._flush_states()
+                await self._notifier.flush()
         self._log.info("closed (%s)", self.stats)
-
-    async def _flush_states(self) -> None:
-        """Deliver the remaining states (ending with "closed"), then stop the notifier."""
-        notifier = self._ensure_notifier()
-        self._states.put_nowait(None)
-        done, _ = await asyncio.wait({notifier}, timeout=_STATE_FLUSH_TIMEOUT)
-        if not done:
-            self._log.warning("on_state did not return within %.0f s; cancelled", _STATE_FLUSH_TIMEOUT)
-            notifier.cancel()
-            await asyncio.gather(notifier, return_exceptions=True)

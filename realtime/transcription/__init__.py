@@ -6,7 +6,7 @@ transcripts through async callbacks. Transcription runs on a bounded thread
 pool shared by all sessions (:func:`create_transcriber`).
 """
 
-from .audio import SAMPLE_RATE, Resampler, level_from_dbfs, pcm16_dbfs, to_16k_mono
+from .audio import SAMPLE_RATE, level_from_dbfs, pcm16_dbfs
 from .errors import ModelLoadError, PoolClosedError, TranscriptionError
 from .pool import PoolStats, WorkerPool
 from .segmenter import (
@@ -32,7 +32,6 @@ __all__ = [
     "OnText",
     "PoolClosedError",
     "PoolStats",
-    "Resampler",
     "SegmenterConfig",
     "SegmenterEvent",
     "SpeechStarted",
@@ -50,5 +49,4 @@ __all__ = [
     "default_model_path",
     "level_from_dbfs",
     "pcm16_dbfs",
-    "to_16k_mono",
 ]

@@ -1,27 +1,119 @@
-"""The session core: state machine, question flow and event log, shared by HTTP and WebSocket."""
+"""The session core: state machine, question flow, event log and live hub, shared by every edge.
 
-from server.sessions.client_events import CLIENT_EVENT_TYPES, MAX_PAYLOAD_BYTES, validate_client_payload
-from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
+Nothing here knows HTTP, WebSockets or MongoDB: edges call `SessionService`,
+errors are `DomainError`s with a code, and repositories (storage/) do the storing.
+"""
+
+from server.sessions.analytics import AnalyticsReport, CategoryCount, DailyPoint
+from server.sessions.clock import SYSTEM_CLOCK, Clock, SystemClock
+from server.sessions.commands import ApplyPolicy, Command
+from server.sessions.errors import (
+    DomainError,
+    ErrorCode,
+    forbidden,
+    invalid_application,
+    missing_field,
+    payload_too_large,
+    rate_limited,
+    session_closed,
+    session_not_found,
+    storage_unavailable,
+    unauthorized,
+    validation_error,
+)
+from server.sessions.event_log import AppendResult, NewClientEvent
+from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
-from server.sessions.questions import select_questions
-from server.sessions.service import IngestOutcome, SessionService, StartOutcome, question_payload, utcnow
+from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
+from server.sessions.payloads import (
+    CLIENT_EVENT_TYPES,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_CHARS,
+    AnswerStartPayload,
+    AnswerSubmitPayload,
+    NamedEventPayload,
+    QuestionId,
+    QuestionNextPayload,
+    SessionControlPayload,
+    TranscriptPayload,
+    client_event_type,
+    validate_client_payload,
+)
+from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
+from server.sessions.reading import OfflinePack
+from server.sessions.review import QuestionReview, ReviewActivity, build_review
+from server.sessions.service import AnswerOutcome, IngestOutcome, ServiceConfig, SessionService
+from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
+from server.sessions.tokens import IssuedToken, SessionTokens
+from server.sessions.validation import validation_details
+from server.sessions.views import QuestionView
+from storage import StorageError, StorageUnreachable
 
 __all__ = [
     "ALLOWED",
     "CLIENT_EVENT_TYPES",
+    "COMMAND_TYPES",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TEXT_CHARS",
+    "STATE_EVENT_TYPES",
+    "SYSTEM_CLOCK",
+    "TRACED_CLIENT_EVENTS",
+    "TRANSCRIPT_TYPES",
     "TRANSITION_EVENT",
+    "AnalyticsReport",
+    "AnswerOutcome",
+    "AnswerStartPayload",
+    "AnswerSubmitPayload",
     "AppendResult",
-    "EventLog",
+    "ApplyPolicy",
+    "CategoryCount",
+    "Clock",
+    "Command",
+    "DailyPoint",
+    "DomainError",
+    "ErrorCode",
+    "EventType",
     "IngestOutcome",
+    "IssuedToken",
+    "NamedEventPayload",
     "NewClientEvent",
+    "NoObserver",
+    "OfflinePack",
+    "Principal",
+    "QuestionId",
+    "QuestionNextPayload",
+    "QuestionReview",
+    "QuestionView",
+    "ReviewActivity",
+    "Role",
+    "ServiceConfig",
+    "SessionControlPayload",
     "SessionHub",
+    "SessionObserver",
+    "SessionPrincipal",
     "SessionService",
+    "SessionTokens",
+    "StartLimit",
     "StartOutcome",
+    "StorageError",
+    "StorageUnreachable",
+    "SystemClock",
+    "TranscriptPayload",
+    "UserPrincipal",
+    "build_review",
     "check_transition",
-    "question_payload",
-    "select_questions",
-    "utcnow",
+    "client_event_type",
+    "forbidden",
+    "invalid_application",
+    "missing_field",
+    "payload_too_large",
+    "rate_limited",
+    "session_closed",
+    "session_not_found",
+    "storage_unavailable",
+    "unauthorized",
     "validate_client_payload",
+    "validation_details",
+    "validation_error",
 ]

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from server.sessions.clock import SYSTEM_CLOCK, Clock
+from server.sessions.event_types import EventType
 from server.sessions.hub import SessionHub
-from storage.events import EventRepository
-from storage.models import EventDoc, EventSource
-from storage.sessions import SessionRepository
+from storage import EventDoc, EventRepository, EventSource, SessionRepository
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class NewClientEvent:
     """A client event to store; `client_event_id` makes retries harmless."""
 
     client_event_id: str
-    type: str
+    type: EventType
     ts: datetime
     payload: dict[str, Any]
 
@@ -62,26 +62,46 @@ class EventLog:
     duplicate; readers must not assume seqs are contiguous.
     """
 
-    def __init__(self, sessions: SessionRepository, events: EventRepository, hub: SessionHub) -> None:
+    def __init__(
+        self, sessions: SessionRepository, events: EventRepository, hub: SessionHub, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._sessions = sessions
         self._events = events
         self._hub = hub
+        self._clock = clock
         self._locks = _SessionLocks()
 
     async def count_by_type(self, session_id: str) -> dict[str, int]:
         return await self._events.count_by_type(session_id)
 
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
-        return await self._events.seqs_of_client_events(session_id, client_event_ids)
+        return await self._events.known_client_ids(session_id, client_event_ids)
 
-    async def append_initial(self, session_id: str, entries: list[tuple[str, dict[str, Any]]]) -> list[EventDoc]:
+    async def events_after(
+        self,
+        session_id: str,
+        after_seq: int = 0,
+        *,
+        limit: int | None = None,
+        source: EventSource | None = None,
+        types: list[str] | None = None,
+    ) -> list[EventDoc]:
+        return await self._events.events_after(session_id, after_seq, limit, source, types)
+
+    async def latest_named_event(self, session_id: str, name: str) -> EventDoc | None:
+        return await self._events.latest_named_event(session_id, name)
+
+    async def mark_not_applied(self, event: EventDoc, code: str, message: str) -> None:
+        await self._events.mark_not_applied(event.session_id, event.seq, code, message)
+
+    async def append_initial(self, session_id: str, entries: list[tuple[EventType, dict[str, Any]]]) -> list[EventDoc]:
         """The first server events of a session inserted with `lastSeq == len(entries)`.
 
         Seqs 1..n were reserved by the insert itself, which saves a counter round trip
         per event on the start-session hot path.
         """
         async with self._locks.hold(session_id):
-            now = datetime.now(UTC)
+            now = self._clock.now()
             events = [
                 EventDoc(
                     session_id=session_id,
@@ -99,11 +119,11 @@ class EventLog:
                 self._hub.publish(event)
             return events
 
-    async def append_server(self, session_id: str, type_: str, payload: dict[str, Any]) -> EventDoc:
+    async def append_server(self, session_id: str, type_: EventType, payload: dict[str, Any]) -> EventDoc:
         """Persist one server event, then publish it to the live connection."""
         async with self._locks.hold(session_id):
-            now = datetime.now(UTC)
-            seq = await self._sessions.allocate_seq(session_id, 1, now)
+            now = self._clock.now()
+            seq = await self._sessions.allocate_seqs(session_id, 1, now)
             event = EventDoc(
                 session_id=session_id,
                 seq=seq,
@@ -129,14 +149,14 @@ class EventLog:
         if not unique:
             return result
         async with self._locks.hold(session_id):
-            known = await self._events.seqs_of_client_events(session_id, list(unique))
+            known = await self._events.known_client_ids(session_id, list(unique))
             result.seq_by_client_id.update(known)
             result.duplicate_ids.extend(known)
             fresh = [e for cid, e in unique.items() if cid not in known]
             if not fresh:
                 return result
-            now = datetime.now(UTC)
-            last = await self._sessions.allocate_seq(session_id, len(fresh), now)
+            now = self._clock.now()
+            last = await self._sessions.allocate_seqs(session_id, len(fresh), now)
             documents = [
                 EventDoc(
                     session_id=session_id,
@@ -152,7 +172,7 @@ class EventLog:
             ]
             rejected = await self._events.insert_many(documents)
             if rejected:  # a concurrent writer stored the same ids first (possible across processes)
-                raced = await self._events.seqs_of_client_events(
+                raced = await self._events.known_client_ids(
                     session_id, [documents[i].client_event_id or "" for i in rejected]
                 )
                 result.seq_by_client_id.update(raced)

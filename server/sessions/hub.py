@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from storage.models import EventDoc
+from storage import EventDoc
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from storage.models import Difficulty, InterviewSettings, QuestionDoc, QuestionSnapshot
+from storage import Difficulty, InterviewSettings, QuestionDoc, QuestionSnapshot
 
 _LEVELS = [Difficulty.JUNIOR, Difficulty.MID, Difficulty.SENIOR]
 

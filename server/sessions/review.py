@@ -8,10 +8,17 @@ from typing import Any
 
 from pydantic import Field
 
-from storage.models import CamelModel, EventDoc, QuestionSnapshot, SessionDoc
+from server.sessions.event_types import TRANSCRIPT_TYPES, EventType
+from storage import CamelModel, EventDoc, QuestionSnapshot, SessionDoc
 
 # The event types a review reads; everything else only counts in the summary.
-REVIEW_EVENT_TYPES = ["question", "answer.submit", "answer.recorded", "transcript", "transcript.final"]
+REVIEW_EVENT_TYPES: list[str] = [
+    EventType.QUESTION,
+    EventType.ANSWER_SUBMIT,
+    EventType.ANSWER_RECORDED,
+    EventType.TRANSCRIPT,
+    EventType.TRANSCRIPT_FINAL,
+]
 
 
 class AnswerReview(CamelModel):
@@ -73,14 +80,14 @@ def _transcript(event: EventDoc) -> TranscriptReview:
         text=str(payload.get("text", "")),
         start_ms=_int_or_none(payload.get("startMs")),
         end_ms=_int_or_none(payload.get("endMs")),
-        final=event.type == "transcript.final" or bool(payload.get("final", True)),
+        final=event.type == EventType.TRANSCRIPT_FINAL or bool(payload.get("final", True)),
         source=event.source.value,
     )
 
 
 def _asked_at(events: list[EventDoc]) -> tuple[list[datetime], list[str]]:
     """When each question was asked (ascending), from the server's `question` events."""
-    asked = sorted((e.ts, str(e.payload.get("id", ""))) for e in events if e.type == "question")
+    asked = sorted((e.ts, str(e.payload.get("id", ""))) for e in events if e.type == EventType.QUESTION)
     return [ts for ts, _ in asked], [question_id for _, question_id in asked]
 
 
@@ -106,14 +113,16 @@ def build_review(
     }
     unassigned = ReviewActivity()
     recorded_ids = {
-        str(e.payload.get("answerId")) for e in events if e.type == "answer.recorded" and e.payload.get("answerId")
+        str(e.payload.get("answerId"))
+        for e in events
+        if e.type == EventType.ANSWER_RECORDED and e.payload.get("answerId")
     }
     asked_times, asked_ids = _asked_at(events)
     for event in events:
-        if event.type == "answer.submit":
+        if event.type == EventType.ANSWER_SUBMIT:
             question = reviews.get(str(event.payload.get("questionId", "")))
             (question or unassigned).answers.append(_answer(event, recorded_ids))
-        elif event.type in ("transcript", "transcript.final"):
+        elif event.type in TRANSCRIPT_TYPES:
             question_id = event.payload.get("questionId")
             if not question_id and asked_ids:
                 question_id = asked_ids[max(0, bisect.bisect_right(asked_times, event.ts) - 1)]

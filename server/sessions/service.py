@@ -1,73 +1,52 @@
-"""The session service: start, state transitions, question flow and client events.
+"""The session service: the one entry point of the core for HTTP, the WebSocket and the offline sync.
 
-HTTP routes, the WebSocket channel and the offline sync all call this module; it
-knows nothing of Starlette. Every state change is a conditional update in
-MongoDB (expected status and version), so two concurrent callers never both win.
+It knows nothing of Starlette or MongoDB: repositories do the storing, and every
+state change is a conditional update (expected status and version), so two
+concurrent callers never both win.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
-from server.errors import AppError, ErrorCode, invalid_application, session_not_found
-from server.principals import Principal, Role, SessionPrincipal, UserPrincipal
+from server.sessions.analytics import AnalyticsReport, analytics_report
+from server.sessions.clock import SYSTEM_CLOCK, Clock
+from server.sessions.commands import ApplyPolicy, Command, execute, refusal
+from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
-from server.sessions.questions import select_questions
-from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition, transition_error
-from storage.applications import ApplicationRepository
-from storage.models import (
+from server.sessions.event_types import COMMAND_TYPES, EventType
+from server.sessions.flow import QuestionFlow
+from server.sessions.hub import SessionHub
+from server.sessions.lifecycle import Lifecycle
+from server.sessions.observer import NoObserver, SessionObserver
+from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
+from server.sessions.reading import OfflinePack, SessionReader
+from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
+from storage import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
     ApplicationDoc,
     EventDoc,
-    QuestionSnapshot,
+    QuestionDoc,
+    RecordingRef,
+    Repositories,
     SessionDoc,
     SessionMetadata,
     SessionStatus,
+    session_analytics_rows,
 )
-from storage.questions import QuestionRepository
-from storage.sessions import SessionRepository
 
 logger = logging.getLogger(__name__)
 
-_MAX_TRANSITION_ATTEMPTS = 8
-
-# Client events that ask for a state change (stored first, so a resend is never applied twice).
-_CONTROL_TARGETS = {
-    "session.pause": SessionStatus.PAUSED,
-    "session.resume": SessionStatus.IN_PROGRESS,
-    "session.complete": SessionStatus.COMPLETED,
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def question_payload(question: QuestionSnapshot, total: int) -> dict[str, Any]:
-    """The `question` event/message body."""
-    return {
-        "number": question.number,
-        "total": total,
-        "id": question.id,
-        "text": question.text,
-        "category": question.category.value,
-        "difficulty": question.difficulty.value,
-        "timeLimitSeconds": question.time_limit_seconds,
-    }
-
 
 @dataclass(frozen=True)
-class StartOutcome:
-    session: SessionDoc
-    application: ApplicationDoc
-    created: bool
+class ServiceConfig:
+    abandon_after_seconds: int = 1800
+    late_upload_grace_seconds: int = 86400
+    start_limit: StartLimit = field(default_factory=StartLimit)
 
 
 @dataclass(frozen=True)
@@ -81,42 +60,49 @@ class AnswerOutcome:
 
 @dataclass
 class IngestOutcome:
-    """What a batch of client events did: stored, already stored, or refused as too late."""
+    """What a batch of client events did: stored, already stored, refused as too late, not applied."""
 
     append: AppendResult
     rejected_ids: list[str] = field(default_factory=list)
+    not_applied: dict[str, DomainError] = field(default_factory=dict)
     last_seq: int = 0
 
 
 class SessionService:
     def __init__(
         self,
+        repos: Repositories,
         *,
-        applications: ApplicationRepository,
-        sessions: SessionRepository,
-        questions: QuestionRepository,
-        event_log: EventLog,
-        abandon_after_seconds: int = 1800,
-        late_upload_grace_seconds: int = 86400,
+        hub: SessionHub | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        config: ServiceConfig | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
-        self.applications = applications
-        self.sessions = sessions
-        self.questions = questions
-        self.event_log = event_log
-        self.abandon_after = timedelta(seconds=abandon_after_seconds)
-        self.late_upload_grace = timedelta(seconds=late_upload_grace_seconds)
+        self._repos = repos
+        self.hub = hub or SessionHub()
+        self.clock = clock
+        self._config = config or ServiceConfig()
+        self._observer: SessionObserver = observer or NoObserver()
+        self._log = EventLog(repos.sessions, repos.events, self.hub, clock)
+        self._lifecycle = Lifecycle(repos.sessions, repos.applications, self._log, clock)
+        self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
+        self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
+        self._reader = SessionReader(repos, self._log, clock)
+        self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
+        self._late_upload_grace = timedelta(seconds=self._config.late_upload_grace_seconds)
 
     # ----- reading and access -------------------------------------------------
 
     async def get(self, session_id: str) -> SessionDoc:
-        session = await self.sessions.get(session_id)
-        if session is None:
-            raise session_not_found()
-        return session
+        return await self._lifecycle.get(session_id)
+
+    async def find(self, session_id: str) -> SessionDoc | None:
+        """The session, or None (the WebSocket hello answers both cases the same way)."""
+        return await self._repos.sessions.get(session_id)
 
     async def get_for(self, principal: Principal, session_id: str, *, write: bool = False) -> SessionDoc:
         """The session if `principal` may see it (or act on it); otherwise 404, as if absent."""
-        session = await self.sessions.get(session_id)
+        session = await self._repos.sessions.get(session_id)
         if session is None or not self.may_access(principal, session, write=write):
             raise session_not_found()
         return session
@@ -139,23 +125,48 @@ class SessionService:
         before: tuple[datetime, str] | None = None,
     ) -> list[SessionDoc]:
         """The sessions `principal` may read, newest first (staff: all; others: their own)."""
-        query: dict[str, Any] = {}
-        if isinstance(principal, SessionPrincipal):
-            query["sessionId"] = principal.session_id
-        elif not principal.is_staff:
-            query["candidateId"] = principal.subject
-        if statuses:
-            query["status"] = {"$in": [s.value for s in statuses]}
-        if application_id is not None:
-            query["applicationId"] = application_id
-        return await self.sessions.list(query, limit, before)
+        return await self._reader.list_for(
+            principal, statuses=statuses, application_id=application_id, limit=limit, before=before
+        )
 
     async def application_for(self, principal: UserPrincipal, application_id: str) -> ApplicationDoc:
         """The application if the caller owns it (or is staff); otherwise 404 INVALID_APPLICATION."""
-        application = await self.applications.get(application_id)
+        application = await self._repos.applications.get(application_id)
         if application is None or not (principal.is_staff or application.candidate_id == principal.subject):
             raise invalid_application()
         return application
+
+    async def create_application(self, application: ApplicationDoc) -> ApplicationDoc:
+        if not await self._repos.applications.insert(application):
+            raise DomainError(ErrorCode.APPLICATION_EXISTS, "An application with this id exists")
+        return application
+
+    async def ensure_application(self, application: ApplicationDoc) -> None:
+        """Create the application unless it exists (demo data)."""
+        await self._repos.applications.insert_if_absent(application)
+
+    async def load_question_bank(self, questions: list[QuestionDoc]) -> int:
+        return await self._repos.questions.load_bank(questions)
+
+    async def offline_pack(self, principal: UserPrincipal, application_id: str) -> OfflinePack:
+        """The questions the server will ask, for a page to cache (the candidate only)."""
+        return await self._reader.offline_pack(principal, application_id)
+
+    async def events_after(
+        self, session_id: str, after_seq: int = 0, *, limit: int | None = None, server_only: bool = False
+    ) -> list[EventDoc]:
+        return await self._reader.events_after(session_id, after_seq, limit=limit, server_only=server_only)
+
+    async def review_events(self, session_id: str, limit: int) -> tuple[list[EventDoc], dict[str, int]]:
+        """The events a review groups by question, and every event's count by type."""
+        return await self._reader.review_events(session_id, limit)
+
+    async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
+        return await self._log.known_client_ids(session_id, list(dict.fromkeys(client_event_ids)))
+
+    async def analytics(self, start: datetime, end: datetime) -> AnalyticsReport:
+        rows = await session_analytics_rows(self._repos.sessions, start, end)
+        return analytics_report(rows, start, end)
 
     # ----- start --------------------------------------------------------------
 
@@ -168,66 +179,15 @@ class SessionService:
         metadata: SessionMetadata,
     ) -> StartOutcome:
         """Create the application's session, or return the active/idempotent one."""
-        application = await self.applications.get(application_id)
-        if application is None or application.candidate_id != candidate_id:
-            raise invalid_application()
-        if client_session_id:
-            existing = await self.sessions.find_by_client_session(application_id, client_session_id)
-            if existing is not None:
-                return StartOutcome(existing, application, created=False)
-        if application.status == "completed":
-            raise AppError(400, ErrorCode.ALREADY_COMPLETED, "Interview already submitted")
-        active = await self.sessions.find_active(application_id)
-        if active is not None:
-            return StartOutcome(active, application, created=False)
-
-        bank = await self.questions.candidates(application.interview.categories, application.interview.difficulty)
-        questions = select_questions(bank, application.interview, seed=application_id)
-        now = utcnow()
-        first_question = questions[0] if questions else None
-        initial_events: list[tuple[str, dict[str, Any]]] = [
-            (
-                "session.started",
-                {
-                    "status": SessionStatus.IN_PROGRESS.value,
-                    "applicationId": application_id,
-                    "questionCount": len(questions),
-                },
-            )
-        ]
-        if first_question is not None:
-            initial_events.append(("question", question_payload(first_question, len(questions))))
-        session = SessionDoc(
-            session_id=str(uuid.uuid4()),
-            application_id=application_id,
+        outcome = await self._starter.start(
             candidate_id=candidate_id,
+            application_id=application_id,
             client_session_id=client_session_id,
-            status=SessionStatus.IN_PROGRESS,
-            started_at=now,
             metadata=metadata,
-            questions=questions,
-            # The first question is asked as the session starts; its events take seqs 1..n.
-            asked_question_number=1 if first_question else 0,
-            question_asked_at=now if first_question else None,
-            last_seq=len(initial_events),
-            active_since=now,
-            last_activity_at=now,
-            created_at=now,
-            updated_at=now,
         )
-        try:
-            await self.sessions.insert(session)
-        except DuplicateKeyError:
-            # A concurrent request won the race (one active session per application).
-            winner = None
-            if client_session_id:
-                winner = await self.sessions.find_by_client_session(application_id, client_session_id)
-            winner = winner or await self.sessions.find_active(application_id)
-            if winner is None:
-                raise
-            return StartOutcome(winner, application, created=False)
-        await self.event_log.append_initial(session.session_id, initial_events)
-        return StartOutcome(session, application, created=True)
+        if outcome.created:
+            self._observer.session_started(outcome.session)
+        return outcome
 
     # ----- state transitions -------------------------------------------------
 
@@ -239,68 +199,11 @@ class SessionService:
         reason: str | None = None,
         expected: SessionStatus | None = None,
     ) -> SessionDoc:
-        """Move the session to `target` atomically; raises 400 for illegal moves.
-
-        With `expected`, the move happens only from that status: a caller that saw
-        `in_progress` and asked to complete loses (400) to a concurrent pause
-        instead of completing the paused session it never saw.
-        """
-        for _ in range(_MAX_TRANSITION_ATTEMPTS):
-            session = await self.get(session_id)
-            if expected is not None and session.status != expected:
-                raise transition_error(session.status, target, expected=expected)
-            check_transition(session.status, target)
-            now = utcnow()
-            changes = self._transition_changes(session, target, now)
-            updated = await self.sessions.update_if(
-                session_id,
-                {"status": session.status.value, "version": session.version},
-                {"$set": changes, "$inc": {"version": 1}},
-            )
-            if updated is None:
-                continue  # someone else changed the session; re-read and re-check
-            payload: dict[str, Any] = {"status": target.value, "from": session.status.value}
-            if reason:
-                payload["reason"] = reason
-            if target == SessionStatus.COMPLETED:
-                await self.applications.mark_completed(session.application_id, now)
-                payload["summary"] = await self._summary(updated)
-            await self.event_log.append_server(session_id, TRANSITION_EVENT[target], payload)
-            if target == SessionStatus.IN_PROGRESS:
-                await self.ask_current_question(updated)
-            return await self.get(session_id)
-        current = await self.get(session_id)
-        raise transition_error(current.status, target)
-
-    @staticmethod
-    def _transition_changes(session: SessionDoc, target: SessionStatus, now: datetime) -> dict[str, Any]:
-        changes: dict[str, Any] = {"status": target.value, "updatedAt": now, "lastActivityAt": now}
-        active_seconds = session.active_seconds
-        if session.status == SessionStatus.IN_PROGRESS:
-            if session.active_since is not None:
-                active_seconds += (now - session.active_since).total_seconds()
-            if session.question_asked_at is not None:
-                changes["questionElapsedSeconds"] = (
-                    session.question_elapsed_seconds + (now - session.question_asked_at).total_seconds()
-                )
-            changes["activeSince"] = None
-            changes["questionAskedAt"] = None
-            changes["activeSeconds"] = active_seconds
+        """Move the session to `target` atomically (see Lifecycle.move); a resume asks the question again."""
+        updated = await self._lifecycle.move(session_id, target, reason=reason, expected=expected)
         if target == SessionStatus.IN_PROGRESS:
-            changes["activeSince"] = now
-            if session.asked_question_number == session.current_question_number:
-                changes["questionAskedAt"] = now
-        if target in TERMINAL_STATUSES:
-            changes["completedAt"] = now
-            changes["duration"] = round(active_seconds, 3)
-            changes["connectedUntil"] = None
-        return changes
-
-    async def pause(self, session_id: str, *, expected: SessionStatus | None = None) -> SessionDoc:
-        return await self.transition(session_id, SessionStatus.PAUSED, expected=expected)
-
-    async def resume(self, session_id: str, *, expected: SessionStatus | None = None) -> SessionDoc:
-        return await self.transition(session_id, SessionStatus.IN_PROGRESS, expected=expected)
+            await self._flow.ask_current_question(updated)
+        return await self.get(session_id)
 
     async def complete(
         self, session_id: str, *, reason: str | None = None, expected: SessionStatus | None = None
@@ -311,125 +214,62 @@ class SessionService:
         """Move a non-terminal session to `error` after a server-side failure."""
         return await self.transition(session_id, SessionStatus.ERROR, reason=reason)
 
+    async def _finish(self, session_id: str) -> SessionDoc:
+        try:
+            return await self.complete(session_id, reason="all_questions_answered")
+        except DomainError as error:  # completed concurrently: that is the same outcome
+            if error.code != ErrorCode.SESSION_ALREADY_COMPLETED:
+                raise
+            return await self.get(session_id)
+
     def require_active(self, session: SessionDoc) -> None:
-        """Raise the 400 a terminal session answers to anything that would change it."""
+        """Raise the error a terminal session answers to anything that would change it."""
         if session.status in TERMINAL_STATUSES:
-            raise self._closed_error(session)
+            raise session_closed(session.status)
 
-    async def _summary(self, session: SessionDoc) -> dict[str, Any]:
-        counts = await self.event_log.count_by_type(session.session_id)
-        return {
-            "questionsTotal": len(session.questions),
-            "questionsAnswered": counts.get("answer.recorded", 0),
-            "answersSubmitted": counts.get("answer.submit", 0),
-            "transcripts": counts.get("transcript", 0) + counts.get("transcript.final", 0),
-            "duration": session.duration,
-        }
+    # ----- commands and the question flow ---------------------------------------
 
-    # ----- question flow -------------------------------------------------------
+    async def command(self, session_id: str, command: Command) -> SessionDoc:
+        """Apply a command that is not logged as a client event (the HTTP actions): always strict."""
+        return await execute(self, await self.get(session_id), command)
 
     async def ask_current_question(self, session: SessionDoc) -> EventDoc | None:
         """Append the `question` event for the current question once; None if already asked."""
-        question = session.current_question()
-        if (
-            question is None
-            or session.status != SessionStatus.IN_PROGRESS
-            or session.asked_question_number >= session.current_question_number
-        ):
-            return None
-        now = utcnow()
-        updated = await self.sessions.update_if(
-            session.session_id,
-            {
-                "status": SessionStatus.IN_PROGRESS.value,
-                "currentQuestionNumber": session.current_question_number,
-                "askedQuestionNumber": session.asked_question_number,
-            },
-            {
-                "$set": {
-                    "askedQuestionNumber": session.current_question_number,
-                    "questionAskedAt": now,
-                    "questionElapsedSeconds": 0.0,
-                    "updatedAt": now,
-                },
-                "$inc": {"version": 1},
-            },
-        )
-        if updated is None:
-            return None
-        return await self.event_log.append_server(
-            session.session_id, "question", question_payload(question, len(session.questions))
-        )
+        return await self._flow.ask_current_question(session)
 
-    async def advance(self, session_id: str, from_number: int, *, timed_out: bool = False) -> SessionDoc:
-        """Move past question `from_number` (if it is still current); completes after the last."""
-        session = await self.get(session_id)
-        if session.status != SessionStatus.IN_PROGRESS or session.current_question_number != from_number:
-            return session
-        question = session.current_question()
-        now = utcnow()
-        updated = await self.sessions.update_if(
-            session_id,
-            {"status": SessionStatus.IN_PROGRESS.value, "currentQuestionNumber": from_number},
-            {"$inc": {"currentQuestionNumber": 1, "version": 1}, "$set": {"updatedAt": now, "lastActivityAt": now}},
-        )
-        if updated is None:
-            return await self.get(session_id)
-        if timed_out and question is not None:
-            await self.event_log.append_server(
-                session_id, "question.timeout", {"questionId": question.id, "number": question.number}
-            )
-        if updated.current_question_number > len(updated.questions):
-            try:
-                return await self.complete(session_id, reason="all_questions_answered")
-            except AppError as error:  # completed concurrently: that is the same outcome
-                if error.code != ErrorCode.SESSION_ALREADY_COMPLETED:
-                    raise
-                return await self.get(session_id)
-        await self.ask_current_question(updated)
-        return await self.get(session_id)
+    async def advance(self, session: SessionDoc, from_number: int, *, timed_out: bool = False) -> SessionDoc:
+        return await self._flow.advance(session, from_number, timed_out=timed_out)
 
     async def timeout_question(self, session_id: str, number: int) -> SessionDoc:
-        return await self.advance(session_id, number, timed_out=True)
+        return await self.advance(await self.get(session_id), number, timed_out=True)
+
+    async def record_answer(self, session: SessionDoc, answer_id: str | None, question_id: str, number: int) -> None:
+        await self._log.append_server(
+            session.session_id,
+            EventType.ANSWER_RECORDED,
+            {"answerId": answer_id, "questionId": question_id, "number": number},
+        )
 
     async def submit_answer(
         self, session_id: str, answer_id: str, question_id: str, payload: dict[str, Any]
     ) -> AnswerOutcome:
-        """Record the answer to the current question (an `answer.submit` event) and advance.
+        """Record the answer to the current question (an `answer.submit` event) and advance; strict.
 
         Idempotent by `answer_id`: a retry answers with the stored seq, whatever
         the session has done since. A new answer needs an in-progress session and
-        must name the question being asked (400 QUESTION_MISMATCH otherwise).
+        must name the question being asked (QUESTION_MISMATCH otherwise).
         """
-        session = await self.get(session_id)
-        known = await self.event_log.known_client_ids(session_id, [answer_id])
-        if answer_id in known:
-            return AnswerOutcome(session, known[answer_id], duplicate=True)
-        self.require_active(session)
-        if session.status != SessionStatus.IN_PROGRESS:
-            raise AppError(
-                400,
-                ErrorCode.SESSION_NOT_ACTIVE,
-                "Session is paused; resume it first",
-                {"status": session.status.value},
-            )
-        question = session.current_question()
-        if question is None or question.id != question_id:
-            raise AppError(
-                400,
-                ErrorCode.QUESTION_MISMATCH,
-                "The answer does not name the question being asked",
-                {"questionId": question_id, "currentQuestionId": question.id if question else None},
-            )
-        event = NewClientEvent(client_event_id=answer_id, type="answer.submit", ts=utcnow(), payload=payload)
-        outcome = await self.ingest_client_events(session_id, [event])
+        event = NewClientEvent(
+            client_event_id=answer_id, type=EventType.ANSWER_SUBMIT, ts=self.clock.now(), payload=payload
+        )
+        outcome = await self.ingest(session_id, [event], policy=ApplyPolicy.STRICT)
         seq = outcome.append.seq_by_client_id[answer_id]
         return AnswerOutcome(await self.get(session_id), seq, duplicate=not outcome.append.accepted)
 
-    # ----- client events ------------------------------------------------------
-
-    async def ingest_client_events(self, session_id: str, events: list[NewClientEvent]) -> IngestOutcome:
-        """Store client events exactly once and apply their effects on the question flow.
+    async def ingest(
+        self, session_id: str, events: list[NewClientEvent], *, policy: ApplyPolicy = ApplyPolicy.REPLAY
+    ) -> IngestOutcome:
+        """Store client events exactly once and apply the commands among them under `policy`.
 
         Terminal sessions are read-only, except for late uploads from offline
         clients: events stamped before the session ended are accepted while the
@@ -437,85 +277,116 @@ class SessionService:
         """
         session = await self.get(session_id)
         rejected: list[str] = []
+        if policy == ApplyPolicy.STRICT:
+            events = await self._strict_gate(session, events)
         if session.status in TERMINAL_STATUSES:
-            ended_at = session.completed_at or session.updated_at
-            if utcnow() > ended_at + self.late_upload_grace:
-                raise self._closed_error(session)
-            # Already-stored retries are answered as duplicates whatever their ts, never refused.
-            known = await self.event_log.known_client_ids(session_id, [e.client_event_id for e in events])
-            acceptable = [e for e in events if e.client_event_id in known or e.ts <= ended_at]
-            too_late = (e.client_event_id for e in events if e.client_event_id not in known and e.ts > ended_at)
-            rejected = list(dict.fromkeys(too_late))
-            if events and not acceptable:
-                raise self._closed_error(session)
-            events = acceptable
-        append = await self.event_log.append_client(session_id, events)
+            events, rejected = await self._late_uploads(session, events)
+        append = await self._log.append_client(session_id, events)
+        not_applied: dict[str, DomainError] = {}
         if session.status in ACTIVE_STATUSES:
             for event in append.accepted:
-                await self._apply_effect(session_id, event)
+                if event.type in COMMAND_TYPES:
+                    error = await self._apply_stored(event)
+                    if error is not None:
+                        not_applied[event.client_event_id or ""] = error
+        if append.accepted:
+            self._observer.client_events_stored(session, append.accepted)
         current = await self.get(session_id)
-        return IngestOutcome(append=append, rejected_ids=rejected, last_seq=current.last_seq)
+        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
 
-    @staticmethod
-    def _closed_error(session: SessionDoc) -> AppError:
-        if session.status == SessionStatus.COMPLETED:
-            return AppError(400, ErrorCode.SESSION_ALREADY_COMPLETED, "Session is already completed")
-        return AppError(
-            400, ErrorCode.SESSION_NOT_ACTIVE, f"Session is {session.status.value}", {"status": session.status.value}
-        )
+    async def _strict_gate(self, session: SessionDoc, events: list[NewClientEvent]) -> list[NewClientEvent]:
+        """STRICT: new commands that cannot be applied now are refused before anything is stored."""
+        known = await self.known_client_ids(session.session_id, [e.client_event_id for e in events])
+        for event in events:
+            if event.client_event_id in known or event.type not in COMMAND_TYPES:
+                continue
+            command = Command(type=event.type, question_id=event.payload.get("questionId"))
+            error = refusal(session, command)
+            if error is not None:
+                raise error
+        return events
 
-    async def _apply_effect(self, session_id: str, event: EventDoc) -> None:
-        """Answers and `question.next` advance the flow when they name the current question."""
-        target = _CONTROL_TARGETS.get(event.type)
-        if target is not None:
-            await self._apply_control(session_id, target)
-            return
-        if event.type not in ("answer.submit", "question.next"):
-            return
+    async def _late_uploads(
+        self, session: SessionDoc, events: list[NewClientEvent]
+    ) -> tuple[list[NewClientEvent], list[str]]:
+        """What an ended session still accepts: retries of stored events, and events from before its end."""
+        ended_at = session.completed_at or session.updated_at
+        # Already-stored retries are answered as duplicates whatever their ts, never refused.
+        known = await self.known_client_ids(session.session_id, [e.client_event_id for e in events])
+        if events and all(e.client_event_id in known for e in events):
+            return events, []
+        if self.clock.now() > ended_at + self._late_upload_grace:
+            raise session_closed(session.status)
+        acceptable = [e for e in events if e.client_event_id in known or e.ts <= ended_at]
+        too_late = (e.client_event_id for e in events if e.client_event_id not in known and e.ts > ended_at)
+        if events and not acceptable:
+            raise session_closed(session.status)
+        return acceptable, list(dict.fromkeys(too_late))
+
+    async def _apply_stored(self, event: EventDoc) -> DomainError | None:
+        """Apply a stored command to the session as it is now; the reason is recorded when it is not."""
+        try:
+            await execute(self, await self.get(event.session_id), Command.of(event))
+        except DomainError as error:
+            await self._log.mark_not_applied(event, error.code.value, error.message)
+            return error
+        return None
+
+    # ----- server events from the live channel and media ------------------------
+
+    async def record_transcript(self, session_id: str, text: str, start_ms: int, end_ms: int) -> EventDoc:
+        """A final line of the server's recogniser, filed under the question being asked."""
         session = await self.get(session_id)
         question = session.current_question()
-        if question is None or session.status != SessionStatus.IN_PROGRESS:
-            return
-        question_id = event.payload.get("questionId") or question.id
-        if question_id != question.id:
-            return
-        if event.type == "answer.submit":
-            await self.event_log.append_server(
-                session_id,
-                "answer.recorded",
-                {"answerId": event.client_event_id, "questionId": question.id, "number": question.number},
-            )
-        await self.advance(session_id, question.number)
+        payload: dict[str, Any] = {"text": text, "startMs": start_ms, "endMs": end_ms, "source": "server"}
+        if question is not None:
+            payload["questionId"] = question.id
+        return await self._log.append_server(session_id, EventType.TRANSCRIPT_FINAL, payload)
 
-    async def _apply_control(self, session_id: str, target: SessionStatus) -> None:
-        """A client's pause/resume/complete: made when legal now, otherwise nothing (the state says why)."""
+    async def record_media_state(self, session_id: str, state: str) -> EventDoc | None:
+        """The WebRTC connection's state; an ended session's log stays closed to media noise."""
         session = await self.get(session_id)
-        if session.status == target or target not in ALLOWED[session.status]:
-            return
-        try:
-            await self.transition(session_id, target, reason="client", expected=session.status)
-        except AppError as error:  # moved concurrently: the session reports its own state
-            if error.code not in (ErrorCode.INVALID_TRANSITION, ErrorCode.SESSION_ALREADY_COMPLETED):
-                raise
+        if not session.is_active:
+            return None
+        return await self._log.append_server(session_id, EventType.MEDIA_STATE, {"state": state})
 
-    # ----- connection tracking and housekeeping ------------------------------
+    async def record_token_refresh(self, session_id: str, expires_at: datetime) -> EventDoc | None:
+        """A `token.refresh` (the token itself is minted when sent); None once the session ended."""
+        session = await self.get(session_id)
+        if session.status in TERMINAL_STATUSES:
+            return None
+        return await self._log.append_server(session_id, EventType.TOKEN_REFRESH, {"expiresAt": expires_at.isoformat()})
 
-    async def touch_connection(self, session_id: str, until: datetime) -> None:
+    # ----- connections, recordings, housekeeping --------------------------------
+
+    async def claim_connection(self, session_id: str, until: datetime) -> None:
         """Mark the session as connected until `until` (renewed by the live channel)."""
-        await self.sessions.update_if(session_id, {}, {"$set": {"connectedUntil": until, "lastActivityAt": utcnow()}})
+        await self._repos.sessions.set_connected_until(session_id, until, self.clock.now())
 
     async def release_connection(self, session_id: str) -> None:
-        now = utcnow()
-        await self.sessions.update_if(session_id, {}, {"$set": {"connectedUntil": now, "lastActivityAt": now}})
+        now = self.clock.now()
+        await self._repos.sessions.set_connected_until(session_id, now, now)
+
+    async def recording_consent(self, session: SessionDoc) -> bool:
+        """Whether the application records and the candidate's latest `recording.consent` said yes."""
+        application = await self._repos.applications.get(session.application_id)
+        if application is None or not application.interview.record:
+            return False
+        consent = await self._log.latest_named_event(session.session_id, "recording.consent")
+        return consent is not None and bool(consent.payload.get("payload", {}).get("granted"))
+
+    async def attach_recording(self, session_id: str, recording: RecordingRef) -> bool:
+        """Reference the session's recording unless it has one; returns whether it was attached."""
+        return await self._repos.sessions.attach_recording(session_id, recording)
 
     async def abandon_stale(self) -> int:
         """Abandon active sessions with no connection and no activity for the configured time."""
-        idle_before = utcnow() - self.abandon_after
+        idle_before = self.clock.now() - self._abandon_after
         abandoned = 0
-        for session_id in await self.sessions.find_stale(list(ACTIVE_STATUSES), idle_before, limit=500):
+        for session_id in await self._repos.sessions.find_stale(idle_before, limit=500):
             try:
                 await self.transition(session_id, SessionStatus.ABANDONED, reason="inactive")
                 abandoned += 1
-            except AppError:
+            except DomainError:
                 continue  # it moved on concurrently
         return abandoned

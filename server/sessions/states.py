@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from server.errors import AppError, ErrorCode
-from storage.models import SessionStatus
+from server.sessions.errors import DomainError, ErrorCode, session_closed
+from server.sessions.event_types import EventType
+from storage import SessionStatus
 
 _S = SessionStatus
 
@@ -16,12 +17,12 @@ ALLOWED: dict[SessionStatus, frozenset[SessionStatus]] = {
 }
 
 # The event each transition appends to the session's log.
-TRANSITION_EVENT: dict[SessionStatus, str] = {
-    _S.PAUSED: "session.paused",
-    _S.IN_PROGRESS: "session.resumed",
-    _S.COMPLETED: "session.completed",
-    _S.ABANDONED: "session.abandoned",
-    _S.ERROR: "session.error",
+TRANSITION_EVENT: dict[SessionStatus, EventType] = {
+    _S.PAUSED: EventType.SESSION_PAUSED,
+    _S.IN_PROGRESS: EventType.SESSION_RESUMED,
+    _S.COMPLETED: EventType.SESSION_COMPLETED,
+    _S.ABANDONED: EventType.SESSION_ABANDONED,
+    _S.ERROR: EventType.SESSION_ERROR,
 }
 
 
@@ -32,20 +33,20 @@ def sources_for(target: SessionStatus) -> list[SessionStatus]:
 
 def transition_error(
     current: SessionStatus, target: SessionStatus, *, expected: SessionStatus | None = None
-) -> AppError:
+) -> DomainError:
     """The error for an illegal move; a completed session gets its own code.
 
     `expected` is the status the caller required (and did not find): it is echoed
     in the details so the caller can tell a lost race from a plain illegal move.
     """
     if current == _S.COMPLETED:
-        return AppError(400, ErrorCode.SESSION_ALREADY_COMPLETED, "Session is already completed")
+        return session_closed(current)
     details = {"from": current.value, "to": target.value}
     message = f"Cannot move a session from {current.value} to {target.value}"
     if expected is not None:
         details["expected"] = expected.value
         message = f"Session is {current.value}, not {expected.value}"
-    return AppError(400, ErrorCode.INVALID_TRANSITION, message, details)
+    return DomainError(ErrorCode.INVALID_TRANSITION, message, details)
 
 
 def check_transition(current: SessionStatus, target: SessionStatus) -> None:

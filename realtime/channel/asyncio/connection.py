@@ -1,0 +1,390 @@
+"""One live WebSocket connection of an interview: the asyncio shell around `ChannelProtocol`.
+
+It owns its tasks (reader, writer, processor, timers) and cancels and awaits
+them all when it ends; every decision (what to send, what to store, when to
+close) is the protocol's. The writer is the only task that sends: it first
+replays the persisted server events after the client's `lastSeq`, then drains
+the protocol's queue, fed by the SessionHub (live events), by the processor
+(`ack`, `error`) and by the timers (`ping`). The hub listener is subscribed
+before the replay is read and the protocol skips every seq it already sent, so
+nothing falls into the gap between replay and live delivery.
+
+The reader starts after the replay and passes state-changing messages to the
+processor, which stores them in order through `SessionService.ingest` (messages
+that queued up while the store was busy go in one call) and acks them only
+after the write returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sentry_sdk
+
+from realtime.channel.asyncio.timers import ConnectionTimers
+from realtime.channel.close_codes import CloseCode
+from realtime.channel.config import MAX_BATCH, REPLAY_PAGE_SIZE, ChannelConfig
+from realtime.channel.protocol import ChannelProtocol, Close
+from realtime.channel.registry import ConnectionRegistry
+from realtime.channel.signalling import Signalling, SignallingFactory
+from realtime.channel.transport import ConnectionLost, Transport
+from realtime.messages import (
+    ClientEventMessage,
+    HelloMessage,
+    ServerMessage,
+    SignallingMessage,
+    is_signalling,
+    render_event,
+)
+from server.sessions import (
+    STATE_EVENT_TYPES,
+    ApplyPolicy,
+    Clock,
+    DomainError,
+    ErrorCode,
+    EventType,
+    IssuedToken,
+    SessionPrincipal,
+    SessionService,
+    SessionTokens,
+    StorageError,
+)
+from storage import EventDoc, SessionDoc
+
+logger = logging.getLogger(__name__)
+
+LEFTOVER_SECONDS = 2.0
+_MISBEHAVING = frozenset({CloseCode.TRY_AGAIN_LATER, CloseCode.POLICY_VIOLATION, CloseCode.MESSAGE_TOO_BIG})
+_TIMER_EVENTS = frozenset({EventType.QUESTION, EventType.QUESTION_TIMEOUT, *STATE_EVENT_TYPES})
+
+
+@dataclass
+class ChannelContext:
+    """What every connection of one app shares."""
+
+    config: ChannelConfig
+    service: SessionService
+    tokens: SessionTokens
+    clock: Clock
+    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    signalling: SignallingFactory | None = None
+
+
+class Connection:
+    """One authenticated socket of one session (see the module docstring)."""
+
+    def __init__(self, channel: ChannelContext, transport: Transport, principal: SessionPrincipal) -> None:
+        self._channel = channel
+        self._service = channel.service
+        self._clock = channel.clock
+        self._principal = principal
+        self._transport = transport
+        self._log = {"session_id": principal.session_id}
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._replayed = asyncio.Event()
+        self._busy = asyncio.Lock()
+        self._inbox: asyncio.Queue[ClientEventMessage] = asyncio.Queue(MAX_BATCH)
+        self._disconnected = False
+        self._signalling: Signalling | None = None
+        self._timers: ConnectionTimers | None = None
+        self.protocol = ChannelProtocol(
+            channel.config,
+            self._render,
+            now=self._clock.monotonic(),
+            on_output=self._wake.set,
+            on_close=self._on_close,
+        )
+
+    # ----- what signalling handlers and the registry use ------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._principal.session_id
+
+    def send(self, message: ServerMessage) -> None:
+        """Queue an ephemeral message; never blocks."""
+        self.protocol.send(message)
+
+    def request_close(self, code: CloseCode, reason: str) -> None:
+        self.protocol.request_close(code, reason)
+
+    async def retire(self) -> None:
+        """Taken over by a newer connection: finish the message in progress, then close 4009."""
+        self.protocol.request_close(CloseCode.REPLACED, "replaced by a newer connection")
+        async with self._busy:
+            pass
+
+    # ----- lifecycle ---------------------------------------------------------------------
+
+    async def run(self, hello: HelloMessage) -> None:
+        """Serve the connection until it closes; never raises for client or storage trouble."""
+        channel = self._channel
+        # Subscribe and claim with no await in between: the hub listener and the registry agree.
+        unsubscribe = self._service.hub.subscribe(self.session_id, self._on_event)
+        previous = channel.registry.claim(self.session_id, self)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if previous is not None:
+                await previous.retire()
+            session = await self._start(hello)
+            self._timers = ConnectionTimers(
+                self.protocol,
+                self._service,
+                self.session_id,
+                channel.config,
+                self._clock,
+                token_expires_at=self._principal.expires_at,
+                token_ttl=channel.tokens.ttl,
+                live=session.is_active,
+                renew_lease=self._claim_lease,
+            )
+            for name, work in (
+                ("writer", self._write()),
+                ("reader", self._read()),
+                ("processor", self._process()),
+                ("timers", self._timers.run()),
+            ):
+                task = asyncio.create_task(work, name=f"ws-{name}-{self.session_id}")
+                task.add_done_callback(self._on_task_done)
+                tasks.append(task)
+            if session.is_active and channel.signalling is not None:
+                self._signalling = channel.signalling(self, session)
+            await self._stop.wait()
+        except ConnectionLost:
+            self._disconnected = True
+        except StorageError as error:
+            self._storage_failed(error, None)
+        except Exception as error:
+            logger.exception("connection failed", extra=self._log)
+            sentry_sdk.capture_exception(error)
+            self.protocol.fail(ErrorCode.INTERNAL_ERROR, "Internal server error", CloseCode.INTERNAL_ERROR)
+        finally:
+            await self._teardown(tasks, unsubscribe)
+
+    async def _start(self, hello: HelloMessage) -> SessionDoc:
+        """Ask the current question if it was not yet, claim the lease, queue welcome."""
+        service = self._service
+        session = await service.get(self.session_id)
+        if session.is_active:
+            if await service.ask_current_question(session) is not None:
+                session = await service.get(self.session_id)
+            await self._claim_lease()
+        known = await service.known_client_ids(self.session_id, hello.pending_ids) if hello.pending_ids else {}
+        for message in self.protocol.welcome(session, hello, known, self._clock.now()):
+            await self._send(message)
+        sentry_sdk.add_breadcrumb(category="session", message=f"hello ({session.status.value})", data=dict(self._log))
+        return session
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, StorageError):
+            self._storage_failed(error, None)
+        elif error is not None:
+            logger.error("connection task %s failed", task.get_name(), exc_info=error, extra=self._log)
+            sentry_sdk.capture_exception(error)
+            self.protocol.fail(ErrorCode.INTERNAL_ERROR, "Internal server error", CloseCode.INTERNAL_ERROR)
+        if task.get_name().startswith("ws-writer"):
+            self._stop.set()  # nothing can be sent any more
+
+    def _on_close(self, close: Close, flush: bool) -> None:
+        level = logging.WARNING if close.code in _MISBEHAVING else logging.INFO
+        logger.log(level, "closing with %s: %s", close.code.name, close.reason, extra=self._log)
+        if not flush:
+            self._stop.set()
+
+    async def _teardown(self, tasks: list[asyncio.Task[None]], unsubscribe: Any) -> None:
+        unsubscribe()
+        self._stop.set()
+        if self._timers is not None:
+            self._timers.stop()
+        # The processor finishes the batch it is storing (so its effects are applied) before it is cancelled.
+        async with self._busy:
+            await _cancel_all(tasks)
+        if self._signalling is not None:
+            try:
+                await self._signalling.close()
+            except Exception:
+                logger.exception("signalling failed to close", extra=self._log)
+        if self._channel.registry.release(self.session_id, self):
+            with contextlib.suppress(StorageError):
+                await self._service.release_connection(self.session_id)
+        close = await self._flush_leftovers()
+        stats = self.protocol.stats
+        logger.info(
+            "connection closed (%s) after %d received, %d stored, %d duplicates, %d sent",
+            close.code.name if not self._disconnected else "peer",
+            stats["received"],
+            stats["stored"],
+            stats["duplicates"],
+            stats["sent"],
+            extra=self._log,
+        )
+
+    async def _flush_leftovers(self) -> Close:
+        """Send what the protocol still holds up to its close (when the writer never got to it), then close."""
+        leftovers = [] if self._disconnected else self.protocol.data_to_send()
+        close = self.protocol.closed()
+        if self._disconnected:
+            return close
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(LEFTOVER_SECONDS):  # a client that does not read gets no more
+                for item in leftovers:
+                    if not isinstance(item, Close):
+                        await self._send(item)
+        with contextlib.suppress(Exception):
+            await self._transport.close(close.code, close.reason)
+        return close
+
+    def _storage_failed(self, error: Exception, id: str | None) -> None:
+        logger.warning("storage unavailable: %s", type(error).__name__, extra=self._log)
+        message = "Storage is unavailable; resend after reconnecting"
+        self.protocol.fail(ErrorCode.STORAGE_UNAVAILABLE, message, CloseCode.INTERNAL_ERROR, id=id)
+
+    async def _claim_lease(self) -> None:
+        until = self._clock.now() + timedelta(seconds=self._channel.config.lease_seconds)
+        try:
+            await self._service.claim_connection(self.session_id, until)
+        except StorageError as error:
+            logger.warning("could not renew the connection mark: %s", type(error).__name__, extra=self._log)
+
+    # ----- sending -----------------------------------------------------------------------
+
+    def _on_event(self, event: EventDoc) -> None:
+        """SessionHub listener: must not block."""
+        if event.type in _TIMER_EVENTS and self._timers is not None:
+            self._timers.poke()
+        self.protocol.server_event(event, storing=self._busy.locked())
+
+    def _mint_token(self) -> IssuedToken:
+        return self._channel.tokens.issue_for(self._principal)
+
+    def _render(self, event: EventDoc) -> dict[str, Any]:
+        message = render_event(event, self._mint_token)
+        if message.get("type") == "session.state":
+            sentry_sdk.add_breadcrumb(
+                category="session",
+                message=event.type,
+                data={**self._log, "seq": event.seq, "status": message["status"]},
+            )
+        return message
+
+    async def _send(self, data: dict[str, Any]) -> None:
+        await self._transport.send(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+
+    async def _replay(self) -> None:
+        after = self.protocol.replay_from
+        while not self._stop.is_set():
+            page = await self._service.events_after(self.session_id, after, limit=REPLAY_PAGE_SIZE, server_only=True)
+            for event in page:
+                message = self.protocol.render_replayed(event)
+                if message is not None:
+                    await self._send(message)
+                after = event.seq
+            if len(page) < REPLAY_PAGE_SIZE:
+                return
+
+    async def _drain(self) -> bool:
+        """Send what is queued; False once the protocol's close was reached."""
+        for item in self.protocol.data_to_send():
+            if isinstance(item, Close):
+                self._stop.set()
+                return False
+            await self._send(item)
+        return True
+
+    async def _write(self) -> None:
+        try:
+            await self._replay()
+            self.protocol.replay_finished(self._clock.monotonic())
+            self._replayed.set()
+            while not self._stop.is_set():
+                await self._wake.wait()
+                self._wake.clear()
+                if not await self._drain():
+                    return
+        except ConnectionLost:
+            self._disconnected = True
+            self._stop.set()
+
+    # ----- receiving ---------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        # Client messages wait (in the socket) until the replay is out: what they cause is sent after it.
+        await self._replayed.wait()
+        while not self._stop.is_set():
+            frame = await self._transport.receive()
+            if frame is None:
+                self._disconnected = True
+                self._stop.set()
+                return
+            message = self.protocol.receive(frame, self._clock.monotonic())
+            if message is None:
+                continue
+            if is_signalling(message):
+                await self._signal(message)
+            else:
+                await self._inbox.put(message)  # bounded: a client faster than the store waits in TCP
+
+    async def _signal(self, message: SignallingMessage) -> None:
+        if self._signalling is None:
+            self.protocol.send_error(ErrorCode.SESSION_NOT_ACTIVE, "No live media for this session", retry=False)
+            return
+        try:
+            await self._signalling.handle(message)
+        except DomainError as error:
+            self.protocol.send_error(error.code, error.message, details=error.details)
+
+    async def _process(self) -> None:
+        """Store the inbox in order; messages that queued up meanwhile are stored as one batch."""
+        while not self._stop.is_set():
+            batch = [await self._inbox.get()]
+            while len(batch) < MAX_BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            async with self._busy:
+                if self.protocol.closing:
+                    return  # retired or closing: left unacked, the client resends them
+                await self._store(batch)
+            self.protocol.after_store()
+
+    async def _store(self, batch: list[ClientEventMessage]) -> None:
+        """Store client messages (one ingest call for the batch); ack only what the store returned."""
+        request = self.protocol.store_request(batch, self._clock.now())
+        if not request.events:
+            return
+        try:
+            outcome = await self._service.ingest(self.session_id, request.events, policy=ApplyPolicy.REPLAY)
+        except DomainError as error:
+            self.protocol.store_refused(request, error)
+            return
+        except StorageError as error:
+            self._storage_failed(error, next(iter(request.by_id)))
+            return
+        for message in self.protocol.stored(request, outcome):
+            if message.type.startswith("session."):
+                sentry_sdk.add_breadcrumb(category="session", message=f"client {message.type}", data=dict(self._log))
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and await every task, cancelling again while any is left.
+
+    PyMongo's async driver can absorb a cancellation that lands inside an operation
+    (the operation then completes), so one cancel() is not always enough; every loop
+    here also checks its stop flag.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("task %s ended with %r", task.get_name(), task.exception())

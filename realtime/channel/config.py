@@ -1,0 +1,34 @@
+"""The channel's settings, resolved once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# The session is marked connected (`connectedUntil`) for this long and renewed at half-time,
+# so the abandon sweeper leaves it alone; a dead process's mark simply runs out.
+CONNECTION_LEASE_SECONDS = 300.0
+GARBAGE_LIMIT = 10  # invalid messages within GARBAGE_WINDOW_SECONDS before closing 4008
+GARBAGE_WINDOW_SECONDS = 60.0
+MAX_BATCH = 50  # client messages stored with one ingest call when they queued up behind a slow store
+REPLAY_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    heartbeat_seconds: float = 20.0
+    idle_timeout_seconds: float = 60.0
+    hello_timeout_seconds: float = 5.0
+    max_message_bytes: int = 64 * 1024
+    rate_per_second: float = 20.0
+    rate_burst: int = 60
+    send_queue_size: int = 256
+    token_refresh_before_seconds: int = 300
+    # RTCIceServer objects for the browser, sent in `welcome`.
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None
+
+    @property
+    def lease_seconds(self) -> float:
+        return max(CONNECTION_LEASE_SECONDS, self.idle_timeout_seconds)

@@ -1,0 +1,92 @@
+"""What every connection's media shares: the transcriber (one worker pool), ICE servers, host addresses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiortc import RTCIceServer
+
+from realtime.transcription import Transcriber
+
+if TYPE_CHECKING:
+    from realtime.webrtc.media_session import MediaSession
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MediaRuntime:
+    transcriber: Transcriber
+    ice_servers: list[RTCIceServer]
+    speech_end_silence_ms: int = 400
+    host_addresses: list[str] = field(default_factory=list)
+    sessions: set[MediaSession] = field(default_factory=set)
+    _warm_up: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.host_addresses:
+            _gather_host_candidates_on(self.host_addresses)
+
+    @property
+    def loopback_only(self) -> bool:
+        return bool(self.host_addresses) and all(_is_loopback(a) for a in self.host_addresses)
+
+    def reachable(self, candidate_line: str) -> bool:
+        """False for remote candidates our host addresses cannot pair with (loopback-only media).
+
+        Pairing a loopback-only server with a browser's LAN candidates can never
+        succeed; dropping them keeps every connectivity check on loopback.
+        """
+        if not self.loopback_only or not candidate_line:
+            return True
+        parts = candidate_line.removeprefix("a=").split()
+        return len(parts) > 4 and _is_loopback(parts[4])
+
+    def without_unreachable_candidates(self, sdp: str) -> str:
+        if not self.loopback_only:
+            return sdp
+        lines = sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n")
+        kept = [line for line in lines if not line.startswith("a=candidate:") or self.reachable(line)]
+        return ("\r\n" if "\r\n" in sdp else "\n").join(kept)
+
+    def start(self) -> None:
+        """Load the speech model in the background so the first interview does not wait for it."""
+        self._warm_up = asyncio.create_task(self._load(), name="transcriber-warm-up")
+
+    async def _load(self) -> None:
+        try:
+            await self.transcriber.warm_up()
+        except Exception:
+            logger.exception("speech model failed to load; server-side transcripts are unavailable")
+
+    async def close(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_up
+        await self.transcriber.close()
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def _gather_host_candidates_on(addresses: list[str]) -> None:
+    """Make aioice offer host candidates on these addresses only.
+
+    aioice has no option for this and skips loopback, so a machine whose media
+    must stay on given addresses (a test host, a multi-homed server) replaces its
+    address lookup, process-wide, once at start-up.
+    """
+    import aioice.ice
+
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen

@@ -1,0 +1,106 @@
+"""The object graph of one app, built once from settings: the store, the core, the edges' dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from realtime.channel import Channel, ChannelConfig, ChannelContext
+from realtime.media import rtc_ice_servers
+from realtime.transcription import create_transcriber
+from realtime.webrtc import MediaRuntime, signalling_factory
+from server.config import Settings
+from server.http import HttpDeps
+from server.http.auth import Authenticator, UserTokens
+from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
+from server.telemetry import SentryObserver
+from storage import Database
+
+
+def user_tokens(settings: Settings) -> UserTokens:
+    return UserTokens(
+        secret=settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None,
+        jwks_url=settings.auth_jwks_url,
+        audience=settings.auth_jwt_audience,
+        issuer=settings.auth_jwt_issuer,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
+def session_tokens(settings: Settings, clock: Clock) -> SessionTokens:
+    if settings.session_token_secret is None:
+        raise ValueError("secrets must be resolved before building the app")
+    return SessionTokens(
+        settings.session_token_secret.get_secret_value(),
+        ttl_seconds=settings.session_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        clock=clock,
+    )
+
+
+def channel_config(settings: Settings) -> ChannelConfig:
+    return ChannelConfig(
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        idle_timeout_seconds=settings.ws_idle_timeout_seconds,
+        hello_timeout_seconds=settings.ws_hello_timeout_seconds,
+        max_message_bytes=settings.ws_max_message_bytes,
+        rate_per_second=settings.ws_rate_limit_per_second,
+        rate_burst=settings.ws_rate_limit_burst,
+        send_queue_size=settings.ws_send_queue_size,
+        token_refresh_before_seconds=settings.token_refresh_before_seconds,
+        ice_servers=[server.to_browser() for server in settings.ice_servers],
+        allowed_origins=tuple(settings.allowed_origins),
+        public_url=settings.public_url,
+    )
+
+
+@dataclass
+class Assembly:
+    settings: Settings
+    database: Database
+    service: SessionService
+    channel: Channel
+    media: MediaRuntime
+    http: HttpDeps
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Assembly:
+        if settings.mongodb_url is None:
+            raise ValueError("MONGODB_URL must be resolved before building the app")
+        database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms)
+        service = SessionService(
+            database.repositories(),
+            clock=clock,
+            config=ServiceConfig(
+                abandon_after_seconds=settings.session_abandon_after_seconds,
+                late_upload_grace_seconds=settings.late_upload_grace_seconds,
+                start_limit=StartLimit(settings.start_session_rate_limit, settings.start_session_rate_window_seconds),
+            ),
+            observer=SentryObserver(),
+        )
+        tokens = session_tokens(settings, clock)
+        media = MediaRuntime(
+            transcriber=create_transcriber(
+                settings.transcriber, settings.whisper_model, settings.transcribe_workers, settings.transcribe_threads
+            ),
+            ice_servers=rtc_ice_servers(settings.ice_servers),
+            speech_end_silence_ms=settings.speech_end_silence_ms,
+            host_addresses=list(settings.media_host_addresses),
+        )
+        channel = Channel(
+            ChannelContext(
+                config=channel_config(settings),
+                service=service,
+                tokens=tokens,
+                clock=clock,
+                signalling=signalling_factory(service, media, settings.recordings_path),
+            )
+        )
+        http = HttpDeps(
+            settings=settings,
+            service=service,
+            auth=Authenticator(user_tokens(settings), tokens),
+            trusted_proxies=settings.trusted_proxy_networks(),
+            ping_store=database.ping,
+            live_status=lambda: {"liveConnections": channel.live_connections, "mediaSessions": len(media.sessions)},
+        )
+        return cls(settings, database, service, channel, media, http)

@@ -1,0 +1,92 @@
+"""Reading requests at the HTTP edge: bounded bodies, JSON objects, models, query strings, the client IP."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from server.sessions import (
+    DomainError,
+    ErrorCode,
+    missing_field,
+    payload_too_large,
+    validation_details,
+    validation_error,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refusing anything over `max_bytes` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise payload_too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise payload_too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object, or INVALID_JSON / VALIDATION_ERROR."""
+    try:
+        data = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DomainError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise validation_error([{"field": "", "message": "Body must be a JSON object"}])
+    return data
+
+
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
+    """Validate `data`; missing top-level fields answer MISSING_FIELD, the rest VALIDATION_ERROR."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        missing = [".".join(str(p) for p in e["loc"]) for e in error.errors() if e["type"] == "missing"]
+        if missing and len(missing) == error.error_count():
+            raise missing_field(missing) from None
+        raise validation_error(validation_details(error)) from None
+
+
+async def read_model(request: Request, model: type[ModelT], max_bytes: int) -> ModelT:
+    return parse_model(model, parse_json_object(await read_body(request, max_bytes)))
+
+
+def query_model(request: Request, model: type[ModelT]) -> ModelT:
+    """Validate query parameters (a repeated parameter is refused)."""
+    params = request.query_params
+    if any(len(params.getlist(key)) > 1 for key in params):
+        raise validation_error([{"field": "query", "message": "Repeated query parameters are not allowed"}])
+    return parse_model(model, dict(params))
+
+
+def client_ip(request: Request, trusted_proxies: list[Network]) -> str | None:
+    """The socket peer, or X-Forwarded-For's client when the peer is a trusted proxy."""
+    peer = request.client.host if request.client else None
+    if peer is None:
+        return None
+    forwarded = request.headers.get("x-forwarded-for")
+    if not forwarded or not trusted_proxies:
+        return peer
+    try:
+        if not any(ipaddress.ip_address(peer) in net for net in trusted_proxies):
+            return peer
+        # Walk from the nearest hop back, skipping our own proxies.
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            address = ipaddress.ip_address(hop)
+            if not any(address in net for net in trusted_proxies):
+                return str(address)
+    except ValueError:
+        return peer
+    return peer

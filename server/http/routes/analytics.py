@@ -1,0 +1,60 @@
+"""GET /api/interview/analytics: session figures for recruiters and admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from server.http.callers import staff
+from server.http.deps import deps
+from server.http.request import query_model
+from server.http.routing import ApiRoute, Operation
+from server.http.wire_sessions import AnalyticsQuery
+from server.sessions import AnalyticsReport, validation_error
+
+DEFAULT_WINDOW = timedelta(days=30)
+MAX_WINDOW = timedelta(days=366)
+
+
+def _instant(value: datetime | date | None, *, end: bool) -> datetime | None:
+    """A datetime as given; a date as midnight UTC (the next midnight for an end, so the day counts)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def window(query: AnalyticsQuery, now: datetime) -> tuple[datetime, datetime]:
+    """[from, to): defaults to the last 30 days; at most 366 days."""
+    end = _instant(query.to, end=True) or now
+    start = _instant(query.from_, end=False) or end - DEFAULT_WINDOW
+    if start >= end:
+        raise validation_error([{"field": "from", "message": "from must be before to"}])
+    if end - start > MAX_WINDOW:
+        raise validation_error([{"field": "to", "message": f"The window is at most {MAX_WINDOW.days} days"}])
+    return start, end
+
+
+async def analytics(request: Request) -> JSONResponse:
+    await staff(request)
+    service = deps(request).service
+    start, end = window(query_model(request, AnalyticsQuery), service.clock.now())
+    report = await service.analytics(start, end)
+    return JSONResponse(report.to_wire(), headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [
+    ApiRoute(
+        "/api/interview/analytics",
+        analytics,
+        Operation(
+            "Session totals, completion rate, durations, statuses, question categories and a daily trend (staff)",
+            {200: AnalyticsReport},
+            query=AnalyticsQuery,
+            errors=(400, 401, 403, 503),
+            tags=("analytics",),
+        ),
+    )
+]

@@ -1,0 +1,199 @@
+"""HTTP bodies of the session lifecycle and review API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+
+from server.http.wire import QuestionOut
+from server.sessions import MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
+from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
+from storage import CamelModel, EventDoc, EventSource, ScoreBreakdown, SessionDoc, SessionMetadata, SessionStatus
+
+MAX_BATCH_EVENTS = 500
+MAX_BATCH_BYTES = 1024 * 1024
+MAX_EVENTS_PAGE = 1000
+
+# `active` (in_progress or paused) or one status.
+StatusFilter = Annotated[str, StringConstraints(pattern=r"^(active|in_progress|paused|completed|abandoned|error)$")]
+EventType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class SessionOut(CamelModel):
+    """A session as every endpoint returns it; internal bookkeeping fields never leave the server."""
+
+    session_id: str
+    application_id: str
+    candidate_id: str
+    status: SessionStatus
+    started_at: datetime
+    completed_at: datetime | None = None
+    duration: float | None = None
+    final_score: float | None = None
+    score_breakdown: ScoreBreakdown | None = None
+    metadata: SessionMetadata
+    current_question_number: int
+    question_count: int
+    current_question: QuestionOut | None = None
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: SessionDoc) -> SessionOut:
+        question = session.current_question() if session.is_active else None
+        total = len(session.questions)
+        stored = session.model_dump(include=_STORED_FIELDS)
+        current = QuestionOut.of(question, total) if question else None
+        return cls(**stored, question_count=total, current_question=current)
+
+
+# The fields SessionOut copies from the stored document as they are.
+_STORED_FIELDS = set(SessionOut.model_fields) - {"question_count", "current_question"}
+
+
+class SessionListQuery(RequestModel):
+    status: StatusFilter | None = None
+    application_id: ResourceId | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class SessionListResponse(CamelModel):
+    sessions: list[SessionOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
+
+
+class TransitionRequest(RequestModel):
+    """Optional body of pause/resume/complete: act only if the session is still in this status."""
+
+    expected_status: SessionStatus | None = None
+
+
+class EventOut(CamelModel):
+    seq: int
+    type: str
+    ts: datetime
+    source: EventSource
+    payload: dict[str, Any]
+    client_event_id: str | None = None
+
+    @classmethod
+    def of(cls, event: EventDoc) -> EventOut:
+        return cls.model_validate(event.model_dump())
+
+
+class EventsQuery(RequestModel):
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=MAX_EVENTS_PAGE)
+
+
+class EventsPage(CamelModel):
+    events: list[EventOut]
+    next_after_seq: int = Field(description="Pass as `afterSeq` to continue (or to poll for new events)")
+    has_more: bool
+    last_seq: int = Field(description="The session's event-log high-water mark")
+
+
+class ClientEventIn(RequestModel):
+    id: CanonicalUuid
+    type: EventType
+    ts: AwareDatetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatchRequest(RequestModel):
+    events: list[ClientEventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+class NotApplied(CamelModel):
+    id: str
+    code: str
+    message: str
+
+
+class EventBatchResponse(CamelModel):
+    accepted: int
+    duplicates: int
+    last_seq: int
+    rejected: list[str] = Field(description="Ids refused as too late for a session that has ended")
+    not_applied: list[NotApplied] = Field(
+        default_factory=list,
+        description="Stored commands that changed nothing (replayed too late, another question...), with the reason;"
+        " omitted when empty",
+    )
+
+
+class AnswerRequest(RequestModel):
+    id: CanonicalUuid
+    question_id: QuestionId
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AnswerRequest:
+        if self.ended_at < self.started_at:
+            raise ValueError("endedAt must not be before startedAt")
+        return self
+
+
+class AnswerResponse(CamelModel):
+    answer_id: str
+    question_id: str
+    duplicate: bool
+    seq: int
+    next_question: QuestionOut | None = None
+    session: SessionOut
+
+
+class SessionTokenResponse(CamelModel):
+    session_id: str
+    token: str
+    expires_at: datetime
+
+
+class EventSummary(CamelModel):
+    total: int
+    by_type: dict[str, int]
+    last_seq: int
+
+
+class SessionDetails(CamelModel):
+    session: SessionOut
+    questions: list[QuestionReview]
+    unassigned: ReviewActivity = Field(description="Answers and transcripts that name no question of the session")
+    events: EventSummary
+    truncated: bool = Field(description="True when the session has more answers/transcripts than one response holds")
+
+
+class AnalyticsQuery(RequestModel):
+    """`from` is inclusive, `to` exclusive; a plain date means midnight UTC (a `to` date includes that day)."""
+
+    from_: AwareDatetime | date | None = Field(default=None, alias="from")
+    to: AwareDatetime | date | None = None
+
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "AnalyticsQuery",
+    "AnalyticsReport",
+    "AnswerRequest",
+    "AnswerResponse",
+    "ClientEventIn",
+    "EventBatchRequest",
+    "EventBatchResponse",
+    "EventOut",
+    "EventSummary",
+    "EventsPage",
+    "EventsQuery",
+    "SessionDetails",
+    "SessionListQuery",
+    "SessionListResponse",
+    "SessionOut",
+    "SessionTokenResponse",
+    "TransitionRequest",
+]

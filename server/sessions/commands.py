@@ -1,0 +1,154 @@
+"""One handler per client command, whichever transport brought it, and the policy it is applied under.
+
+A command is a client event that asks the session to do something: `answer.submit`,
+`question.next`, `session.pause`, `session.resume`, `session.complete`. Each has one
+handler here, with a pure `check` (may it be applied to the session as it is now?)
+and an `apply`. The caller names the policy:
+
+- ``ApplyPolicy.STRICT``: a command that cannot be applied now is refused with its
+  DomainError and nothing is stored (the HTTP actions).
+- ``ApplyPolicy.REPLAY``: the command is stored first, applied when still legal, and
+  otherwise kept with the reason recorded on the stored event (`notApplied`) and
+  returned to the caller (offline batch uploads, and WebSocket messages, whose
+  outbox copy the client deletes on `ack`: what the candidate sent is never thrown away).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from server.sessions.errors import DomainError, ErrorCode, session_closed
+from server.sessions.event_types import EventType
+from server.sessions.states import ALLOWED, transition_error
+from storage import TERMINAL_STATUSES, EventDoc, SessionDoc, SessionStatus
+
+if TYPE_CHECKING:
+    from server.sessions.service import SessionService
+
+
+class ApplyPolicy(StrEnum):
+    """How a command that cannot be applied now is treated (see the module docstring)."""
+
+    STRICT = "strict"
+    REPLAY = "replay"
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a client asks for, parsed from an HTTP body or a stored client event."""
+
+    type: EventType
+    question_id: str | None = None
+    answer_id: str | None = None
+    expected_status: SessionStatus | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, event: EventDoc) -> Command:
+        """The command a stored client event carries."""
+        question_id = event.payload.get("questionId")
+        return cls(
+            type=EventType(event.type),
+            question_id=question_id if isinstance(question_id, str) else None,
+            answer_id=event.client_event_id,
+            reason="client",
+        )
+
+
+class CommandHandler(Protocol):
+    def check(self, session: SessionDoc, command: Command) -> DomainError | None:
+        """None when the command may be applied to `session` as it is; otherwise why not. Pure."""
+        ...
+
+    async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
+        """Carry the command out; returns the session afterwards."""
+        ...
+
+
+def _not_running(session: SessionDoc) -> DomainError | None:
+    if session.status in TERMINAL_STATUSES:
+        return session_closed(session.status)
+    if session.status != SessionStatus.IN_PROGRESS:
+        return DomainError(
+            ErrorCode.SESSION_NOT_ACTIVE, "Session is paused; resume it first", {"status": session.status.value}
+        )
+    return None
+
+
+def _mismatch(session: SessionDoc, question_id: str | None) -> DomainError | None:
+    question = session.current_question()
+    if question is not None and (question_id is None or question_id == question.id):
+        return None
+    return DomainError(
+        ErrorCode.QUESTION_MISMATCH,
+        "The answer does not name the question being asked",
+        {"questionId": question_id, "currentQuestionId": question.id if question else None},
+    )
+
+
+class SubmitAnswer:
+    """`answer.submit`: record it as the answer to the current question and move on."""
+
+    def check(self, session: SessionDoc, command: Command) -> DomainError | None:
+        return _not_running(session) or _mismatch(session, command.question_id or "")
+
+    async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
+        question = session.current_question()
+        assert question is not None  # check() passed
+        await service.record_answer(session, command.answer_id, question.id, question.number)
+        return await service.advance(session, question.number)
+
+
+class NextQuestion:
+    """`question.next`: skip the current question (when it is the one named, or none is named)."""
+
+    def check(self, session: SessionDoc, command: Command) -> DomainError | None:
+        return _not_running(session) or _mismatch(session, command.question_id)
+
+    async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
+        return await service.advance(session, session.current_question_number)
+
+
+class ChangeStatus:
+    """`session.pause` / `session.resume` / `session.complete`: a legal move of the state machine."""
+
+    def __init__(self, target: SessionStatus) -> None:
+        self.target = target
+
+    def check(self, session: SessionDoc, command: Command) -> DomainError | None:
+        expected = command.expected_status
+        if expected is not None and session.status != expected:
+            return transition_error(session.status, self.target, expected=expected)
+        if self.target not in ALLOWED[session.status]:
+            return transition_error(session.status, self.target)
+        return None
+
+    async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
+        # Conditional on the status just checked: a concurrent move wins, this one is refused.
+        expected = command.expected_status or session.status
+        return await service.transition(session.session_id, self.target, reason=command.reason, expected=expected)
+
+
+HANDLERS: dict[EventType, CommandHandler] = {
+    EventType.ANSWER_SUBMIT: SubmitAnswer(),
+    EventType.QUESTION_NEXT: NextQuestion(),
+    EventType.SESSION_PAUSE: ChangeStatus(SessionStatus.PAUSED),
+    EventType.SESSION_RESUME: ChangeStatus(SessionStatus.IN_PROGRESS),
+    EventType.SESSION_COMPLETE: ChangeStatus(SessionStatus.COMPLETED),
+}
+
+
+async def execute(service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
+    """Check and apply one command against `session`; raises the refusal when it cannot be applied."""
+    handler = HANDLERS[command.type]
+    refusal = handler.check(session, command)
+    if refusal is not None:
+        raise refusal
+    return await handler.apply(service, session, command)
+
+
+def refusal(session: SessionDoc, command: Command) -> DomainError | None:
+    """Why `command` cannot be applied to `session` now (None when it can)."""
+    return HANDLERS[command.type].check(session, command)

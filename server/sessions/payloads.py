@@ -1,0 +1,117 @@
+"""The client event allow-list and payload models, shared by the WebSocket, HTTP and the batch upload.
+
+A client event is stored in the session's event log with `source: "client"`; its
+`type` must be one of CLIENT_EVENT_TYPES and its payload must validate against the
+model for that type. Payloads are size-limited (MAX_PAYLOAD_BYTES once serialised).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from server.sessions.errors import DomainError, ErrorCode, payload_too_large
+from server.sessions.event_types import EventType
+from server.sessions.validation import validation_details
+from storage import CamelModel
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_TEXT_CHARS = 20_000
+
+QuestionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]
+EventName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.\-]{0,63}$")]
+
+
+class ClientPayload(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TranscriptPayload(ClientPayload):
+    """A transcript line from a client-side recogniser."""
+
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+    final: bool = True
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    question_id: QuestionId | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TranscriptPayload:
+        if self.end_ms < self.start_ms:
+            raise ValueError("endMs must not be before startMs")
+        return self
+
+
+class AnswerStartPayload(ClientPayload):
+    question_id: QuestionId
+
+
+class AnswerSubmitPayload(ClientPayload):
+    question_id: QuestionId
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class QuestionNextPayload(ClientPayload):
+    question_id: QuestionId | None = None
+
+
+class NamedEventPayload(ClientPayload):
+    """A named client event such as `tab.hidden`, `mic.muted`, `network.quality`, `offline.mode`."""
+
+    name: EventName
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionControlPayload(ClientPayload):
+    """The candidate pauses, resumes or ends the interview (`session.pause/resume/complete`).
+
+    Stored like every client event, so a resent request is recognised by its id and
+    never applied twice; the service then moves the session if the move is legal.
+    """
+
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+CLIENT_EVENT_TYPES: dict[EventType, type[ClientPayload]] = {
+    EventType.TRANSCRIPT: TranscriptPayload,
+    EventType.ANSWER_START: AnswerStartPayload,
+    EventType.ANSWER_SUBMIT: AnswerSubmitPayload,
+    EventType.QUESTION_NEXT: QuestionNextPayload,
+    EventType.EVENT: NamedEventPayload,
+    EventType.SESSION_PAUSE: SessionControlPayload,
+    EventType.SESSION_RESUME: SessionControlPayload,
+    EventType.SESSION_COMPLETE: SessionControlPayload,
+}
+
+
+def client_event_type(type_: str) -> EventType:
+    """The allow-listed client event type, or EVENT_TYPE_NOT_ALLOWED."""
+    try:
+        event_type = EventType(type_)
+    except ValueError:
+        event_type = None
+    if event_type is None or event_type not in CLIENT_EVENT_TYPES:
+        raise DomainError(
+            ErrorCode.EVENT_TYPE_NOT_ALLOWED,
+            f"Event type {type_!r} is not allowed",
+            {"type": type_, "allowed": sorted(CLIENT_EVENT_TYPES)},
+        )
+    return event_type
+
+
+def validate_client_payload(type_: str, payload: Any) -> dict[str, Any]:
+    """The payload as stored (camelCase JSON), or a DomainError saying what is wrong."""
+    model = CLIENT_EVENT_TYPES[client_event_type(type_)]
+    try:
+        parsed = model.model_validate(payload)
+    except ValidationError as error:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {type_} payload", validation_details(error)) from None
+    stored = parsed.to_wire(exclude_none=True)
+    if len(json.dumps(stored, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
+        raise payload_too_large(MAX_PAYLOAD_BYTES, f"{type_} payload")
+    return stored

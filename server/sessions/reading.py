@@ -1,0 +1,85 @@
+"""Reading sessions for their callers: listings, the offline question pack, event pages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from server.sessions.clock import Clock
+from server.sessions.errors import invalid_application
+from server.sessions.event_log import EventLog
+from server.sessions.principals import Principal, SessionPrincipal, UserPrincipal
+from server.sessions.questions import select_questions
+from server.sessions.review import REVIEW_EVENT_TYPES
+from server.sessions.views import QuestionView
+from storage import (
+    ApplicationDoc,
+    CamelModel,
+    EventDoc,
+    EventSource,
+    Repositories,
+    SessionDoc,
+    SessionFilter,
+    SessionStatus,
+)
+
+
+class OfflinePack(CamelModel):
+    """What a page caches before the interview starts, to run it offline if the server is unreachable."""
+
+    application: ApplicationDoc
+    questions: list[QuestionView]
+    generated_at: datetime
+
+
+class SessionReader:
+    def __init__(self, repos: Repositories, event_log: EventLog, clock: Clock) -> None:
+        self._repos = repos
+        self._log = event_log
+        self._clock = clock
+
+    async def list_for(
+        self,
+        principal: Principal,
+        *,
+        statuses: list[SessionStatus] | None,
+        application_id: str | None,
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[SessionDoc]:
+        where = SessionFilter(application_id=application_id, statuses=list(statuses or []))
+        if isinstance(principal, SessionPrincipal):
+            where = replace(where, session_id=principal.session_id)
+        elif not principal.is_staff:
+            where = replace(where, candidate_id=principal.subject)
+        return await self._repos.sessions.find_page(where, limit, before)
+
+    async def offline_pack(self, principal: UserPrincipal, application_id: str) -> OfflinePack:
+        """Exactly the questions the server will ask: selection is deterministic per application."""
+        application = await self._repos.applications.get(application_id)
+        # Owner only: staff get the same 404 as strangers (the pack is for the candidate's browser).
+        if application is None or application.candidate_id != principal.subject:
+            raise invalid_application()
+        active = await self._repos.sessions.find_active(application.id)
+        if active is not None:
+            questions = active.questions  # already chosen: the snapshot is what will be asked
+        else:
+            interview = application.interview
+            bank = await self._repos.questions.candidates(interview.categories, interview.difficulty)
+            questions = select_questions(bank, interview, seed=application.id)
+        total = len(questions)
+        return OfflinePack(
+            application=application,
+            questions=[QuestionView.of(q, total) for q in questions],
+            generated_at=self._clock.now(),
+        )
+
+    async def events_after(
+        self, session_id: str, after_seq: int, *, limit: int | None, server_only: bool
+    ) -> list[EventDoc]:
+        source = EventSource.SERVER if server_only else None
+        return await self._log.events_after(session_id, after_seq, limit=limit, source=source)
+
+    async def review_events(self, session_id: str, limit: int) -> tuple[list[EventDoc], dict[str, int]]:
+        events = await self._log.events_after(session_id, 0, limit=limit, types=REVIEW_EVENT_TYPES)
+        return events, await self._log.count_by_type(session_id)

@@ -1,0 +1,14 @@
+"""What the store raises, named for callers that must not depend on the driver."""
+
+from __future__ import annotations
+
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+# Any failure of a store operation; it may or may not have been applied, so nothing built on it is acked.
+StorageError = PyMongoError
+# The store could not be reached in time (answered as 503 / STORAGE_UNAVAILABLE).
+StorageUnreachable = ConnectionFailure
+
+DUPLICATE_KEY = 11000
+
+__all__ = ["DUPLICATE_KEY", "StorageError", "StorageUnreachable"]

@@ -1,0 +1,171 @@
+"""The session core in-process, on the real wire-protocol store, with a clock the tests move by hand."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from server.sessions import (
+    ApplyPolicy,
+    DomainError,
+    ErrorCode,
+    EventType,
+    NewClientEvent,
+    ServiceConfig,
+    SessionService,
+    StartLimit,
+)
+from storage import (
+    ApplicationDoc,
+    Database,
+    InterviewSettings,
+    SessionMetadata,
+    SessionStatus,
+    ensure_indexes,
+    load_packaged_bank,
+)
+from tests.clock import ManualClock
+
+GRACE_SECONDS = 600
+ABANDON_SECONDS = 900
+
+
+@dataclass
+class Core:
+    service: SessionService
+    clock: ManualClock
+    database: Database
+
+
+@pytest.fixture
+async def core(mongodb_url: str) -> AsyncIterator[Core]:
+    database = Database(mongodb_url, f"test_{uuid.uuid4().hex[:12]}")
+    clock = ManualClock()
+    service = SessionService(
+        database.repositories(),
+        clock=clock,
+        config=ServiceConfig(
+            abandon_after_seconds=ABANDON_SECONDS,
+            late_upload_grace_seconds=GRACE_SECONDS,
+            start_limit=StartLimit(limit=1000),
+        ),
+    )
+    await ensure_indexes(database)
+    await service.load_question_bank(await load_packaged_bank())
+    try:
+        yield Core(service, clock, database)
+    finally:
+        await database.close()
+
+
+async def start(core: Core, questions: int = 3) -> str:
+    application = ApplicationDoc(
+        id=f"app_{uuid.uuid4().hex[:8]}",
+        candidate_id="cand_1",
+        candidate_name="C",
+        job_title="Engineer",
+        interview=InterviewSettings(question_count=questions),
+        created_at=core.clock.now(),
+        updated_at=core.clock.now(),
+    )
+    await core.service.create_application(application)
+    outcome = await core.service.start(
+        candidate_id="cand_1", application_id=application.id, client_session_id=None, metadata=SessionMetadata()
+    )
+    return outcome.session.session_id
+
+
+def client_event(type_: EventType, core: Core, **payload: object) -> NewClientEvent:
+    return NewClientEvent(client_event_id=str(uuid.uuid4()), type=type_, ts=core.clock.now(), payload=dict(payload))
+
+
+async def test_the_question_clock_runs_only_while_in_progress(core: Core) -> None:
+    session_id = await start(core)
+    limit = (await core.service.get(session_id)).current_question().time_limit_seconds  # type: ignore[union-attr]
+    core.clock.advance(30)
+    session = await core.service.get(session_id)
+    assert session.question_remaining_seconds(core.clock.now()) == limit - 30
+    await core.service.transition(session_id, SessionStatus.PAUSED)
+    core.clock.advance(500)  # paused time does not count
+    await core.service.transition(session_id, SessionStatus.IN_PROGRESS)
+    core.clock.advance(10)
+    session = await core.service.get(session_id)
+    assert session.question_remaining_seconds(core.clock.now()) == limit - 40
+
+
+async def test_a_timed_out_question_is_passed_once(core: Core) -> None:
+    session_id = await start(core)
+    await core.service.timeout_question(session_id, 1)
+    await core.service.timeout_question(session_id, 1)  # late duplicate: harmless
+    session = await core.service.get(session_id)
+    assert session.current_question_number == 2
+    events = await core.service.events_after(session_id)
+    assert [e.type for e in events].count(EventType.QUESTION_TIMEOUT) == 1
+
+
+async def test_strict_answers_to_another_question_are_refused_and_not_stored(core: Core) -> None:
+    session_id = await start(core)
+    answer = client_event(EventType.ANSWER_SUBMIT, core, questionId="q-other", text="x")
+    with pytest.raises(DomainError) as refused:
+        await core.service.ingest(session_id, [answer], policy=ApplyPolicy.STRICT)
+    assert refused.value.code == ErrorCode.QUESTION_MISMATCH
+    assert await core.service.known_client_ids(session_id, [answer.client_event_id]) == {}
+
+
+async def test_replayed_commands_that_no_longer_apply_are_kept_with_their_reason(core: Core) -> None:
+    session_id = await start(core)
+    first = (await core.service.get(session_id)).current_question()
+    assert first is not None
+    await core.service.timeout_question(session_id, 1)  # the question moved on before the answer arrived
+    late = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="my answer")
+    outcome = await core.service.ingest(session_id, [late], policy=ApplyPolicy.REPLAY)
+    assert outcome.not_applied[late.client_event_id].code == ErrorCode.QUESTION_MISMATCH
+    stored = await core.database.collections.events.find_one({"clientEventId": late.client_event_id})
+    assert stored is not None and stored["payload"]["text"] == "my answer"
+    assert stored["notApplied"]["code"] == "QUESTION_MISMATCH"
+    assert (await core.service.get(session_id)).current_question_number == 2
+
+
+async def test_a_replayed_answer_to_the_current_question_advances(core: Core) -> None:
+    session_id = await start(core, questions=1)
+    question = (await core.service.get(session_id)).current_question()
+    assert question is not None
+    answer = client_event(EventType.ANSWER_SUBMIT, core, questionId=question.id, text="done")
+    outcome = await core.service.ingest(session_id, [answer], policy=ApplyPolicy.REPLAY)
+    assert outcome.not_applied == {}
+    assert (await core.service.get(session_id)).status == SessionStatus.COMPLETED
+
+
+async def test_late_uploads_are_accepted_within_the_grace_window_only(core: Core) -> None:
+    session_id = await start(core)
+    said_before_the_end = client_event(EventType.TRANSCRIPT, core, text="before", startMs=0, endMs=5)
+    core.clock.advance(1)
+    await core.service.complete(session_id)
+    core.clock.advance(GRACE_SECONDS - 1)
+    accepted = await core.service.ingest(session_id, [said_before_the_end])
+    assert len(accepted.append.accepted) == 1
+    core.clock.advance(2)
+    too_late = client_event(EventType.TRANSCRIPT, core, text="late", startMs=0, endMs=5)
+    too_late = NewClientEvent(too_late.client_event_id, too_late.type, said_before_the_end.ts, too_late.payload)
+    with pytest.raises(DomainError) as closed:
+        await core.service.ingest(session_id, [too_late])
+    assert closed.value.code == ErrorCode.SESSION_ALREADY_COMPLETED
+    again = await core.service.ingest(session_id, [said_before_the_end])  # a retry is always a duplicate
+    assert again.append.duplicate_ids == [said_before_the_end.client_event_id]
+
+
+async def test_sessions_without_connection_or_activity_are_abandoned(core: Core) -> None:
+    session_id = await start(core)
+    core.clock.advance(ABANDON_SECONDS - 10)
+    assert await core.service.abandon_stale() == 0
+    await core.service.claim_connection(session_id, core.clock.now() + timedelta(seconds=3600))
+    core.clock.advance(60)
+    assert await core.service.abandon_stale() == 0  # a live connection's lease protects it
+    await core.service.release_connection(session_id)
+    core.clock.advance(ABANDON_SECONDS + 1)
+    assert await core.service.abandon_stale() == 1
+    assert (await core.service.get(session_id)).status == SessionStatus.ABANDONED
