@@ -10,9 +10,7 @@ before the replay is read and the protocol skips every seq it already sent, so
 nothing falls into the gap between replay and live delivery.
 
 The reader starts after the replay and passes state-changing messages to the
-processor, which stores them in order through `SessionService.ingest` (messages
-that queued up while the store was busy go in one call) and acks them only
-after the write returned.
+`Inbox`, which stores them in order and acks them only after the write returned.
 """
 
 from __future__ import annotations
@@ -21,21 +19,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import sentry_sdk
 
+from realtime.channel.asyncio.inbox import Inbox
+from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.asyncio.timers import ConnectionTimers
 from realtime.channel.close_codes import CloseCode
-from realtime.channel.config import MAX_BATCH, REPLAY_PAGE_SIZE, ChannelConfig
+from realtime.channel.config import REPLAY_PAGE_SIZE
+from realtime.channel.context import ChannelContext
 from realtime.channel.protocol import ChannelProtocol, Close
-from realtime.channel.registry import ConnectionRegistry
-from realtime.channel.signalling import Signalling, SignallingFactory
+from realtime.channel.signalling import Signalling
 from realtime.channel.transport import ConnectionLost, Transport
 from realtime.messages import (
-    ClientEventMessage,
     HelloMessage,
     ServerMessage,
     SignallingMessage,
@@ -44,15 +42,11 @@ from realtime.messages import (
 )
 from server.sessions import (
     STATE_EVENT_TYPES,
-    ApplyPolicy,
-    Clock,
     DomainError,
     ErrorCode,
     EventType,
     IssuedToken,
     SessionPrincipal,
-    SessionService,
-    SessionTokens,
     StorageError,
 )
 from storage import EventDoc, SessionDoc
@@ -62,18 +56,6 @@ logger = logging.getLogger(__name__)
 LEFTOVER_SECONDS = 2.0
 _MISBEHAVING = frozenset({CloseCode.TRY_AGAIN_LATER, CloseCode.POLICY_VIOLATION, CloseCode.MESSAGE_TOO_BIG})
 _TIMER_EVENTS = frozenset({EventType.QUESTION, EventType.QUESTION_TIMEOUT, *STATE_EVENT_TYPES})
-
-
-@dataclass
-class ChannelContext:
-    """What every connection of one app shares."""
-
-    config: ChannelConfig
-    service: SessionService
-    tokens: SessionTokens
-    clock: Clock
-    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
-    signalling: SignallingFactory | None = None
 
 
 class Connection:
@@ -89,8 +71,6 @@ class Connection:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._replayed = asyncio.Event()
-        self._busy = asyncio.Lock()
-        self._inbox: asyncio.Queue[ClientEventMessage] = asyncio.Queue(MAX_BATCH)
         self._disconnected = False
         self._signalling: Signalling | None = None
         self._timers: ConnectionTimers | None = None
@@ -101,6 +81,7 @@ class Connection:
             on_output=self._wake.set,
             on_close=self._on_close,
         )
+        self._inbox = Inbox(self.protocol, self._service, principal.session_id, self._clock, self._storage_failed)
 
     # ----- what signalling handlers and the registry use ------------------------------
 
@@ -118,7 +99,7 @@ class Connection:
     async def retire(self) -> None:
         """Taken over by a newer connection: finish the message in progress, then close 4009."""
         self.protocol.request_close(CloseCode.REPLACED, "replaced by a newer connection")
-        async with self._busy:
+        async with self._inbox.busy:
             pass
 
     # ----- lifecycle ---------------------------------------------------------------------
@@ -148,7 +129,7 @@ class Connection:
             for name, work in (
                 ("writer", self._write()),
                 ("reader", self._read()),
-                ("processor", self._process()),
+                ("processor", self._inbox.run()),
                 ("timers", self._timers.run()),
             ):
                 task = asyncio.create_task(work, name=f"ws-{name}-{self.session_id}")
@@ -207,8 +188,8 @@ class Connection:
         if self._timers is not None:
             self._timers.stop()
         # The processor finishes the batch it is storing (so its effects are applied) before it is cancelled.
-        async with self._busy:
-            await _cancel_all(tasks)
+        async with self._inbox.busy:
+            await cancel_and_wait(tasks)
         if self._signalling is not None:
             try:
                 await self._signalling.close()
@@ -262,7 +243,7 @@ class Connection:
         """SessionHub listener: must not block."""
         if event.type in _TIMER_EVENTS and self._timers is not None:
             self._timers.poke()
-        self.protocol.server_event(event, storing=self._busy.locked())
+        self.protocol.server_event(event, storing=self._inbox.busy.locked())
 
     def _mint_token(self) -> IssuedToken:
         return self._channel.tokens.issue_for(self._principal)
@@ -332,7 +313,7 @@ class Connection:
             if is_signalling(message):
                 await self._signal(message)
             else:
-                await self._inbox.put(message)  # bounded: a client faster than the store waits in TCP
+                await self._inbox.put(message)
 
     async def _signal(self, message: SignallingMessage) -> None:
         if self._signalling is None:
@@ -342,49 +323,3 @@ class Connection:
             await self._signalling.handle(message)
         except DomainError as error:
             self.protocol.send_error(error.code, error.message, details=error.details)
-
-    async def _process(self) -> None:
-        """Store the inbox in order; messages that queued up meanwhile are stored as one batch."""
-        while not self._stop.is_set():
-            batch = [await self._inbox.get()]
-            while len(batch) < MAX_BATCH and not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
-            async with self._busy:
-                if self.protocol.closing:
-                    return  # retired or closing: left unacked, the client resends them
-                await self._store(batch)
-            self.protocol.after_store()
-
-    async def _store(self, batch: list[ClientEventMessage]) -> None:
-        """Store client messages (one ingest call for the batch); ack only what the store returned."""
-        request = self.protocol.store_request(batch, self._clock.now())
-        if not request.events:
-            return
-        try:
-            outcome = await self._service.ingest(self.session_id, request.events, policy=ApplyPolicy.REPLAY)
-        except DomainError as error:
-            self.protocol.store_refused(request, error)
-            return
-        except StorageError as error:
-            self._storage_failed(error, next(iter(request.by_id)))
-            return
-        for message in self.protocol.stored(request, outcome):
-            if message.type.startswith("session."):
-                sentry_sdk.add_breadcrumb(category="session", message=f"client {message.type}", data=dict(self._log))
-
-
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel and await every task, cancelling again while any is left.
-
-    PyMongo's async driver can absorb a cancellation that lands inside an operation
-    (the operation then completes), so one cancel() is not always enough; every loop
-    here also checks its stop flag.
-    """
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=1.0)
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            logger.debug("task %s ended with %r", task.get_name(), task.exception())

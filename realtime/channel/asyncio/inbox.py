@@ -1,0 +1,72 @@
+"""Storing a connection's client messages in order, in batches, and acking only what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import sentry_sdk
+
+from realtime.channel.config import MAX_BATCH
+from realtime.channel.protocol import ChannelProtocol
+from realtime.messages import ClientEventMessage
+from server.sessions import ApplyPolicy, Clock, DomainError, SessionService, StorageError
+
+StorageFailed = Callable[[Exception, str | None], None]
+
+
+class Inbox:
+    """A bounded queue of client messages and the task that stores them.
+
+    Messages that queue up while the store is busy go in one `ingest` call. `busy` is
+    held while a batch is stored, so a takeover or a teardown lets it finish first.
+    """
+
+    def __init__(
+        self,
+        protocol: ChannelProtocol,
+        service: SessionService,
+        session_id: str,
+        clock: Clock,
+        storage_failed: StorageFailed,
+    ) -> None:
+        self._protocol = protocol
+        self._service = service
+        self._session_id = session_id
+        self._clock = clock
+        self._storage_failed = storage_failed
+        self._queue: asyncio.Queue[ClientEventMessage] = asyncio.Queue(MAX_BATCH)
+        self.busy = asyncio.Lock()
+
+    async def put(self, message: ClientEventMessage) -> None:
+        """Bounded: a client faster than the store waits in TCP."""
+        await self._queue.put(message)
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            async with self.busy:
+                if self._protocol.closing:
+                    return  # retired or closing: left unacked, the client resends them
+                await self._store(batch)
+            self._protocol.after_store()
+
+    async def _store(self, batch: list[ClientEventMessage]) -> None:
+        request = self._protocol.store_request(batch, self._clock.now())
+        if not request.events:
+            return
+        try:
+            outcome = await self._service.ingest(self._session_id, request.events, policy=ApplyPolicy.REPLAY)
+        except DomainError as error:
+            self._protocol.store_refused(request, error)
+            return
+        except StorageError as error:
+            self._storage_failed(error, next(iter(request.by_id)))
+            return
+        for message in self._protocol.stored(request, outcome):
+            if message.type.startswith("session."):
+                sentry_sdk.add_breadcrumb(
+                    category="session", message=f"client {message.type}", data={"session_id": self._session_id}
+                )
