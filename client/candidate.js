@@ -10,10 +10,11 @@
  */
 
 import { InterviewClient } from "./interview-client.js";
+import { PageVoice } from "./voice.js";
 
 const TOKEN_KEY = "interview.userToken";
 // Keep in step with service-worker.js, which drops every other cache.
-const CACHE_NAME = "interview-shell-v2";
+const CACHE_NAME = "interview-shell-v3";
 const SHELL = [
   "/client/api.js",
   "/client/backoff.js",
@@ -30,12 +31,14 @@ const SHELL = [
   "/client/session-start.js",
   "/client/timers.js",
   "/client/uploader.js",
+  "/client/voice.js",
 ];
 // Transcript lines kept on screen per question (the server keeps them all).
 const MAX_TRANSCRIPT_LINES = 200;
 const MEDIA_NOTICES = {
   failed: "Live audio is not available right now. The interview goes on: type your answers in the box.",
   unavailable: "No microphone is available, so there is no live transcript. Type your answers in the box.",
+  untranscribed: "Your speech is not transcribed in this interview: please type your answers in the box.",
 };
 const CONNECTION_TEXT = {
   idle: "Not connected",
@@ -76,6 +79,14 @@ const ui = {
   countdown: $("countdown"),
   answerForm: /** @type {HTMLFormElement} */ ($("answer-form")),
   answer: /** @type {HTMLTextAreaElement} */ ($("answer")),
+  answerHint: $("answer-hint"),
+  voiceStatus: $("voice-status"),
+  voiceText: $("voice-text"),
+  repeat: /** @type {HTMLButtonElement} */ ($("repeat")),
+  interviewerAudio: /** @type {HTMLAudioElement} */ ($("interviewer-audio")),
+  selfViewBox: $("self-view-box"),
+  selfView: /** @type {HTMLVideoElement} */ ($("self-view")),
+  toggleSelfView: /** @type {HTMLButtonElement} */ ($("toggle-self-view")),
   saveStatus: $("save-status"),
   submit: /** @type {HTMLButtonElement} */ ($("submit-answer")),
   skip: /** @type {HTMLButtonElement} */ ($("skip")),
@@ -110,7 +121,17 @@ const page = {
   shellReady: false,
   /** @type {MediaStream | null} */
   stream: null,
+  /** The candidate spoke (or a transcript line came) since the current question was shown. */
+  heardSpeech: false,
+  busy: false,
+  /** The server transcribes speech in this deployment (false: spoken answers must be typed). */
+  transcribes: true,
+  /** @type {PageVoice | null} */
+  voice: null,
 };
+
+/** Voice and video interviews take spoken answers, unless speech is not transcribed here. */
+const spokenAnswers = () => page.mode !== "text" && page.transcribes;
 
 // ----- token --------------------------------------------------------------------
 
@@ -175,16 +196,18 @@ function renderCountdown(deadline) {
 }
 
 /** @param {{question: Object, offline: boolean, deadline: number | null}} detail */
-function renderQuestion({ question, deadline }) {
+function renderQuestion({ question, offline, deadline }) {
   show("interview");
   ui.questionNumber.textContent = `Question ${question.number} of ${question.total}`;
-  ui.questionText.textContent = question.text;
+  if (page.voice) page.voice.show(question, offline);
+  else ui.questionText.textContent = question.text;
   page.deadline = deadline;
   renderCountdown(deadline);
   if (page.questionId !== question.id) {
     const first = page.questionId === null;
     page.questionId = question.id;
     page.answerStartedAt = null;
+    page.heardSpeech = false;
     ui.answer.value = "";
     ui.transcript.replaceChildren();
     ui.transcriptPartial.textContent = "";
@@ -204,7 +227,8 @@ function renderMedia(state) {
   document.documentElement.dataset.media = state;
   ui.liveAudio.hidden = !["connecting", "connected", "reconnecting", "waiting"].includes(state);
   ui.liveAudio.dataset.state = state;
-  const notice = MEDIA_NOTICES[state];
+  const untranscribed = page.mode !== "text" && !page.transcribes ? MEDIA_NOTICES.untranscribed : "";
+  const notice = MEDIA_NOTICES[state] || untranscribed;
   ui.mediaNotice.hidden = !notice;
   ui.mediaNotice.textContent = notice || "";
   if (notice) ui.transcriptHint.hidden = true;
@@ -218,13 +242,39 @@ function renderMedia(state) {
 function renderSpeaking(speaking) {
   ui.speaking.dataset.speaking = String(speaking);
   ui.speakingText.textContent = speaking ? "Speaking" : "Listening";
+  if (speaking && !page.heardSpeech) {
+    page.heardSpeech = true;
+    renderAnswerControls();
+  }
+}
+
+/** Video interviews: a small mirrored preview of the candidate's camera during the questions. */
+function renderSelfView(stream) {
+  const hasVideo = page.mode === "video" && stream.getVideoTracks().length > 0;
+  ui.selfViewBox.hidden = !hasVideo;
+  if (!hasVideo) return;
+  ui.selfView.srcObject = stream;
+  ui.selfView.play().catch(() => {});
 }
 
 /** @param {boolean} busy */
 function setAnswerBusy(busy) {
-  ui.submit.disabled = busy;
+  page.busy = busy;
   ui.skip.disabled = busy;
   ui.answerForm.setAttribute("aria-busy", String(busy));
+  renderAnswerControls();
+}
+
+/**
+ * "I'm done" for spoken answers: usable once there is speech or text; a typed answer needs its text.
+ */
+function renderAnswerControls() {
+  const spoken = spokenAnswers();
+  ui.submit.textContent = spoken ? "I'm done" : "Submit answer";
+  ui.answer.required = !spoken;
+  ui.answerHint.hidden = !spoken;
+  const hasAnswer = ui.answer.value.trim().length > 0 || (spoken && page.heardSpeech);
+  ui.submit.disabled = Boolean(page.busy) || (spoken && !hasAnswer);
 }
 
 /**
@@ -271,6 +321,8 @@ function wire(client) {
       renderDone("Thank you", "Your interview has been submitted.");
       renderConnection("closed");
       stopDevices();
+      page.voice?.stop();
+      ui.selfViewBox.hidden = true;
     } else if (phase === "offline" && finishedOffline) {
       renderDone(
         "All done",
@@ -293,6 +345,10 @@ function wire(client) {
     // A line finalised just after the question changed belongs to the previous answer.
     if (questionId && page.questionId && questionId !== page.questionId) return;
     ui.transcriptHint.hidden = true;
+    if (!page.heardSpeech) {
+      page.heardSpeech = true;
+      renderAnswerControls();
+    }
     if (final) {
       const item = document.createElement("li");
       item.textContent = text;
@@ -303,7 +359,23 @@ function wire(client) {
       ui.transcriptPartial.textContent = text;
     }
   });
-  client.addEventListener("media", (event) => renderMedia(event.detail.state));
+  client.addEventListener("media", (event) => {
+    renderMedia(event.detail.state);
+    page.voice?.setMedia(event.detail.state);
+  });
+  client.addEventListener("capabilities", (event) => {
+    page.voice?.setCapabilities(event.detail);
+    page.transcribes = Boolean(event.detail.transcription);
+    if (page.mode !== "text" && !page.transcribes) {
+      ui.mediaNotice.hidden = false;
+      ui.mediaNotice.textContent = MEDIA_NOTICES.untranscribed;
+      ui.transcriptHint.hidden = true;
+    }
+    renderAnswerControls();
+  });
+  client.addEventListener("questionAudio", (event) => page.voice?.serverAudio(event.detail));
+  client.addEventListener("voiceTrack", (event) => page.voice?.attach(event.detail.stream));
+  client.addEventListener("localStream", (event) => renderSelfView(event.detail.stream));
   client.addEventListener("speaking", (event) => renderSpeaking(event.detail.speaking));
   client.addEventListener("level", (event) => {
     ui.liveLevel.value = Math.max(0, Math.min(1, Number(event.detail.level) || 0));
@@ -438,6 +510,7 @@ function wireControls(client) {
     onSubmit(client);
   });
   ui.answer.addEventListener("input", () => {
+    renderAnswerControls();
     if (page.answerStartedAt) return;
     page.answerStartedAt = new Date().toISOString();
     client.startAnswer().catch(() => {});
@@ -450,6 +523,12 @@ function wireControls(client) {
     }
   });
   ui.skip.addEventListener("click", () => onSkip(client));
+  ui.toggleSelfView.addEventListener("click", () => {
+    const hidden = ui.selfViewBox.dataset.hidden !== "true";
+    ui.selfViewBox.dataset.hidden = String(hidden);
+    ui.toggleSelfView.setAttribute("aria-pressed", String(hidden));
+    ui.toggleSelfView.textContent = hidden ? "Show my camera" : "Hide my camera";
+  });
   ui.end.addEventListener("click", () => ui.endDialog.showModal());
   ui.cancelEnd.addEventListener("click", () => ui.endDialog.close());
   ui.confirmEnd.addEventListener("click", async () => {
@@ -477,6 +556,14 @@ async function main() {
   }
   const client = await InterviewClient.create({ applicationId, getUserToken: userToken });
   page.client = client;
+  page.voice = new PageVoice({
+    audio: ui.interviewerAudio,
+    text: ui.questionText,
+    status: ui.voiceStatus,
+    statusText: ui.voiceText,
+    repeat: ui.repeat,
+    client,
+  });
   // Exposed for debugging and for the browser tests.
   window.interview = { client };
   wire(client);
@@ -512,6 +599,8 @@ async function loadPack(client) {
     const { application, interview, questions } = pack;
     page.mode = interview?.mode || "voice";
     page.record = Boolean(interview?.record);
+    page.voice?.setMode(page.mode);
+    renderAnswerControls();
     ui.consentBlock.hidden = !page.record || page.mode === "text";
     ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
     document.title = `Interview: ${application.jobTitle}`;

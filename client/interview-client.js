@@ -11,6 +11,9 @@
  * plus `saved` (an item is durably stored on this device), `acked` (the server has it),
  * `delivered` (a server message with a new `seq`), `answer` (`answer.recorded`), `timeout`,
  * `notApplied` (the server kept a command that changed nothing, e.g. a late skip),
+ * `capabilities` (does the server transcribe and speak here), `questionAudio` (the interviewer's
+ * voice started, ended or was interrupted), `voiceTrack` and `localStream` (media streams for
+ * the page's audio element and self-view),
  * `recording` (local recording started, or uploaded), and for live media (WebRTC, online
  * voice and video interviews only) `media` (the peer's state), `speaking` and `level`.
  *
@@ -76,6 +79,8 @@ export class InterviewClient extends EventTarget {
     this.timers = new Timers();
     /** What the next start records about media (see configureMedia). */
     this.mediaPreferences = { mode: "voice", consent: null };
+    /** @type {{transcription: boolean, voice: string | null} | null} what the server does with live media */
+    this.capabilities = null;
     this.uploader = new Uploader({
       api: this.api,
       store: this.store,
@@ -323,6 +328,17 @@ export class InterviewClient extends EventTarget {
     const payload = { questionId: question.id };
     if (this.phase === "offline") return this.offline.step("question.next", payload);
     return this.record("question.next", payload);
+  }
+
+  /**
+   * Ask the server's interviewer to say the current question again.
+   * @returns {boolean} false when the server cannot (no voice, no live audio): the page speaks it itself
+   */
+  repeatQuestion() {
+    const question = this.currentQuestion;
+    const live = this.phase === "online" && this.capabilities?.voice && this.media?.state === "connected";
+    if (!question || !live) return false;
+    return this.live.channel.send({ type: "question.repeat", questionId: question.id });
   }
 
   /**

@@ -153,6 +153,9 @@ export class LiveSession {
       case "welcome":
         this.iceServers = message.iceServers || [];
         client.state.status = message.status;
+        // Whether the server transcribes speech and speaks the questions in this deployment.
+        client.capabilities = message.media || { transcription: false, voice: null };
+        client.emit("capabilities", client.capabilities);
         // The server's current question wins over whatever this page showed before.
         if (message.currentQuestion) {
           this.setQuestion(message.currentQuestion, message.questionRemainingSeconds ?? undefined, true);
@@ -186,6 +189,9 @@ export class LiveSession {
         break;
       case "audio.level":
         client.emit("level", { level: message.level });
+        break;
+      case "question.audio":
+        client.emit("questionAudio", { ...message });
         break;
       case "session.state":
         client.state.status = message.status;
@@ -284,6 +290,8 @@ export class LiveSession {
         video: mode === "video",
       });
       media.addEventListener("state", (event) => client.emit("media", event.detail));
+      media.addEventListener("remote", (event) => client.emit("voiceTrack", event.detail));
+      media.addEventListener("local", (event) => client.emit("localStream", event.detail));
       this.media = media;
     }
     this.media.connect(this.iceServers);

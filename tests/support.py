@@ -69,6 +69,10 @@ class ServerProcess:
             "SESSION_TOKEN_SECRET": SESSION_SECRET,
             "INTERVIEW_DATA_DIR": str(self.data_dir),
             "LOG_LEVEL": "INFO",
+            # Speech models and the voice engine stay off unless a test asks for them (they cost
+            # seconds and hundreds of MB per server); the defaults are exercised by the tests that need them.
+            "TRANSCRIBER": "none",
+            "VOICE": "none",
             **self.env,
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)

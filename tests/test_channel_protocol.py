@@ -239,3 +239,16 @@ def test_messages_after_a_close_decision_are_left_unacked() -> None:
     channel, _ = open_protocol()
     channel.request_close(CloseCode.REPLACED, "replaced")
     assert channel.receive(transcript(), T0) is None
+
+
+def test_a_moving_replay_needs_no_pings_but_a_stuck_one_ends_as_a_slow_consumer() -> None:
+    recorder = Recorder()
+    channel = protocol(recorder, heartbeat_seconds=1, send_queue_size=3)
+    channel.welcome(session(), hello(), {}, NOW)
+    for second in range(1, 6):  # the client reads: every heartbeat saw replayed messages go out
+        channel.render_replayed(event(second + 10))
+        channel.tick(T0 + second)
+    assert channel.data_to_send() == [] and recorder.closes == []
+    for second in range(6, 12):  # the replay is stuck behind a client that stopped reading
+        channel.tick(T0 + second)
+    assert recorder.closes == [(Close(CloseCode.TRY_AGAIN_LATER, "slow consumer"), False)]

@@ -69,6 +69,7 @@ async def test_data_survives_a_store_restart(tmp_path: Path) -> None:
 
 def _start_cli(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "AUTH_JWT_SECRET", "SESSION_TOKEN_SECRET")}
+    env.update(VOICE="none", TRANSCRIBER="none")  # the store is the only child these tests count
     return subprocess.Popen(
         [sys.executable, "-m", "server.cli", "--port", str(port), "--data-dir", str(data_dir), "--seed-demo"],
         cwd=ROOT,

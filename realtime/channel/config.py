@@ -28,6 +28,9 @@ class ChannelConfig:
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     allowed_origins: tuple[str, ...] = ()
     public_url: str | None = None
+    # What live media does in this process, told to the page in `welcome`.
+    transcription: bool = False
+    voice: str | None = None
 
     @property
     def lease_seconds(self) -> float:

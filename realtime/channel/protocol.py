@@ -16,11 +16,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from realtime.channel.actions import Close, Outgoing, State, StoreRequest
 from realtime.channel.close_codes import CloseCode
 from realtime.channel.config import GARBAGE_LIMIT, GARBAGE_WINDOW_SECONDS, ChannelConfig
 from realtime.channel.errors import retryable
@@ -31,6 +30,7 @@ from realtime.messages import (
     ClientEventMessage,
     ErrorMessage,
     HelloMessage,
+    MediaCapabilities,
     PingMessage,
     PongMessage,
     ServerMessage,
@@ -51,31 +51,6 @@ from storage import TERMINAL_STATUSES, EventDoc, SessionDoc, SessionStatus
 
 Render = Callable[[EventDoc], dict[str, Any]]
 _TERMINAL = {s.value for s in TERMINAL_STATUSES}
-
-
-class State(Enum):
-    OPENING = "opening"
-    REPLAYING = "replaying"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class Close:
-    code: CloseCode
-    reason: str
-
-
-@dataclass
-class StoreRequest:
-    """Client messages ready for one `ingest` call, and the message behind each id."""
-
-    events: list[NewClientEvent] = field(default_factory=list)
-    by_id: dict[str, ClientEventMessage] = field(default_factory=dict)
-
-
-Outgoing = EventDoc | dict[str, Any] | Close
 
 
 class ChannelProtocol:
@@ -109,6 +84,7 @@ class ChannelProtocol:
         self._lease_renew_at = now + config.lease_seconds / 2
         self._bucket = TokenBucket(config.rate_per_second, config.rate_burst, now)
         self._rate_warned = False
+        self._replay_moved = False
         self._garbage = StrikeCounter(GARBAGE_LIMIT, GARBAGE_WINDOW_SECONDS)
 
     # ----- state ---------------------------------------------------------------
@@ -149,6 +125,7 @@ class ChannelProtocol:
             max_message_bytes=self.config.max_message_bytes,
             ice_servers=self.config.ice_servers,
             server_time=now,
+            media=MediaCapabilities(transcription=self.config.transcription, voice=self.config.voice),
         )
         first = [welcome.to_json_dict()]
         if known:
@@ -165,6 +142,7 @@ class ChannelProtocol:
 
     def render_replayed(self, event: EventDoc) -> dict[str, Any] | None:
         """The message for a replayed event, or None when this connection already sent its seq."""
+        self._replay_moved = True
         message = self._render_once(event)
         self.stats["sent"] += message is not None
         return message
@@ -359,7 +337,11 @@ class ChannelProtocol:
             return False
         if now < self._next_ping:
             return False
-        self.send(PingMessage(ts=int(time.time() * 1000)))
+        # A replay that moves is proof enough that the client reads; pings pile up (and end
+        # the connection as a slow consumer) only behind a replay that is stuck.
+        if self.state != State.REPLAYING or not self._replay_moved:
+            self.send(PingMessage(ts=int(time.time() * 1000)))
+        self._replay_moved = False
         self._next_ping = now + self.config.heartbeat_seconds
         if not self.ended and now >= self._lease_renew_at:
             self._lease_renew_at = now + self.config.lease_seconds / 2

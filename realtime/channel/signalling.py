@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from realtime.messages import ServerMessage, SignallingMessage
-from storage import SessionDoc
+from storage import EventDoc, SessionDoc
 
 
 class LivePeer(Protocol):
@@ -29,6 +29,14 @@ class Signalling(Protocol):
 
     async def handle(self, message: SignallingMessage) -> None:
         """Handle one signalling message; raise DomainError to answer the client with `error`."""
+        ...
+
+    def server_event(self, event: EventDoc) -> None:
+        """A new stored event of the session (a question asked...); must not block."""
+        ...
+
+    async def settle(self) -> None:
+        """Before an answer is stored: let what the candidate is saying reach the log first."""
         ...
 
     async def close(self) -> None:

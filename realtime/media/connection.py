@@ -34,6 +34,7 @@ class PeerConnection:
     ice_ufrag: str
     readers: set[asyncio.Task[None]] = field(default_factory=set)
     audio_track: MediaStreamTrack | None = None
+    outbound: MediaStreamTrack | None = None  # the interviewer's voice, when the peer has one
     disposed: bool = False
 
 

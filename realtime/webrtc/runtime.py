@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCIceServer
 
+from realtime.speech import SpeechCache
 from realtime.transcription import Transcriber
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 class MediaRuntime:
     transcriber: Transcriber
     ice_servers: list[RTCIceServer]
+    voice: SpeechCache | None = None  # the interviewer's voice; None: the page speaks itself
     speech_end_silence_ms: int = 400
     host_addresses: list[str] = field(default_factory=list)
     sessions: set[MediaSession] = field(default_factory=set)
@@ -54,11 +56,21 @@ class MediaRuntime:
         kept = [line for line in lines if not line.startswith("a=candidate:") or self.reachable(line)]
         return ("\r\n" if "\r\n" in sdp else "\n").join(kept)
 
+    @property
+    def transcribes(self) -> bool:
+        return self.transcriber.produces_text
+
+    @property
+    def voice_name(self) -> str | None:
+        return self.voice.engine.voice if self.voice is not None else None
+
     def start(self) -> None:
-        """Load the speech model in the background so the first interview does not wait for it."""
-        self._warm_up = asyncio.create_task(self._load(), name="transcriber-warm-up")
+        """Load the speech model and start the voice in the background: the first interview does not wait."""
+        self._warm_up = asyncio.create_task(self._load(), name="media-warm-up")
 
     async def _load(self) -> None:
+        if self.voice is not None:
+            await self.voice.engine.start()
         try:
             await self.transcriber.warm_up()
         except Exception:
@@ -70,6 +82,8 @@ class MediaRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warm_up
         await self.transcriber.close()
+        if self.voice is not None:
+            await self.voice.engine.close()
 
 
 def _is_loopback(address: str) -> bool:

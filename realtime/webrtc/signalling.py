@@ -16,11 +16,17 @@ from pathlib import Path
 
 from realtime.channel import LivePeer
 from realtime.media import MediaError
-from realtime.messages import SignallingMessage, WebRTCAnswerMessage, WebRTCIceMessage, WebRTCRestartMessage
+from realtime.messages import (
+    QuestionRepeatMessage,
+    SignallingMessage,
+    WebRTCAnswerMessage,
+    WebRTCIceMessage,
+    WebRTCRestartMessage,
+)
 from realtime.webrtc.media_session import MediaSession
 from realtime.webrtc.runtime import MediaRuntime
 from server.sessions import DomainError, ErrorCode, SessionService, session_closed
-from storage import SessionDoc
+from storage import EventDoc, SessionDoc
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ class WebRTCSignalling:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, message: SignallingMessage) -> None:
+        if isinstance(message, QuestionRepeatMessage):
+            if self._media is not None:
+                self._media.repeat(message.question_id)
+            return
         try:
             if isinstance(message, WebRTCIceMessage):
                 await self._candidate(message)
@@ -65,11 +75,12 @@ class WebRTCSignalling:
             raise session_closed(session.status)
         if self._media is None:
             self._media = MediaSession(
-                session_id=session.session_id,
+                session=session,
                 service=self._service,
                 transcriber=self._runtime.transcriber,
                 ice_servers=self._runtime.ice_servers,
                 send=self._peer.send,
+                voice=self._runtime.voice,
                 recording_path=await self._recording_path(session),
                 on_failed=self._on_failed,
                 speech_end_silence_ms=self._runtime.speech_end_silence_ms,
@@ -82,6 +93,14 @@ class WebRTCSignalling:
         if not await self._service.recording_consent(session):
             return None
         return self._recordings_dir / f"{session.session_id}.wav"
+
+    def server_event(self, event: EventDoc) -> None:
+        if self._media is not None:
+            self._media.server_event(event)
+
+    async def settle(self) -> None:
+        if self._media is not None:
+            await self._media.settle()
 
     def _on_failed(self) -> None:
         # The peer failed for good: release it; the client may send a new offer.

@@ -72,6 +72,8 @@ class HealthOut(CamelModel):
     status: str = Field(examples=["ok"])
     live_connections: int | None = Field(default=None, description="Open interview WebSockets in this process.")
     media_sessions: int | None = Field(default=None, description="Open WebRTC media sessions in this process.")
+    transcriber: str | None = Field(default=None, description="`whisper` or `none`: is speech transcribed here?")
+    voice: str | None = Field(default=None, description="The interviewer's voice, or null (the page speaks).")
 
 
 class OfflinePackQuery(RequestModel):

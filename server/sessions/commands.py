@@ -42,17 +42,19 @@ class Command:
     type: EventType
     question_id: str | None = None
     answer_id: str | None = None
+    text: str | None = None
     expected_status: SessionStatus | None = None
     reason: str | None = None
 
     @classmethod
     def of(cls, event: EventDoc) -> Command:
         """The command a stored client event carries."""
-        question_id = event.payload.get("questionId")
+        question_id, text = event.payload.get("questionId"), event.payload.get("text")
         return cls(
             type=EventType(event.type),
             question_id=question_id if isinstance(question_id, str) else None,
             answer_id=event.client_event_id,
+            text=text if isinstance(text, str) else None,
             reason="client",
         )
 
@@ -97,7 +99,7 @@ class SubmitAnswer:
     async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
         question = session.current_question()
         assert question is not None  # check() passed
-        await service.record_answer(session, command.answer_id, question.id, question.number)
+        await service.record_answer(session, command, question.id, question.number)
         return await service.advance(session, question.number)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from server.sessions.clock import SYSTEM_CLOCK, Clock
-from server.sessions.event_types import EventType
+from server.sessions.event_types import TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
 from storage import EventDoc, EventRepository, EventSource, SessionRepository
 
@@ -87,6 +87,9 @@ class EventLog:
         types: list[str] | None = None,
     ) -> list[EventDoc]:
         return await self._events.events_after(session_id, after_seq, limit, source, types)
+
+    async def transcripts_of(self, session_id: str, question_id: str) -> list[EventDoc]:
+        return await self._events.transcripts_of(session_id, question_id, sorted(TRANSCRIPT_TYPES))
 
     async def latest_named_event(self, session_id: str, name: str) -> EventDoc | None:
         return await self._events.latest_named_event(session_id, name)

@@ -25,10 +25,12 @@ class AnswerReview(CamelModel):
     answer_id: str | None
     seq: int
     submitted_at: datetime
-    text: str | None = None
+    text: str | None = Field(default=None, description="What was typed")
     started_at: datetime | None = None
     ended_at: datetime | None = None
     recorded: bool = Field(description="The server counted it as the answer to the question it was asking")
+    spoken_text: str | None = Field(default=None, description="What was said: the question's transcript lines")
+    answer_text: str | None = Field(default=None, description="The answer as recorded: typed, then spoken")
 
 
 class TranscriptReview(CamelModel):
@@ -59,16 +61,19 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _answer(event: EventDoc, recorded_ids: set[str]) -> AnswerReview:
+def _answer(event: EventDoc, recorded: dict[str, dict[str, Any]]) -> AnswerReview:
     payload = event.payload
+    as_recorded = recorded.get(event.client_event_id or "")
     return AnswerReview(
         answer_id=event.client_event_id,
         seq=event.seq,
         submitted_at=event.ts,
-        text=payload.get("text"),
+        text=payload.get("text") or None,
         started_at=payload.get("startedAt"),
         ended_at=payload.get("endedAt"),
-        recorded=event.client_event_id in recorded_ids,
+        recorded=as_recorded is not None,
+        spoken_text=as_recorded.get("spokenText") if as_recorded else None,
+        answer_text=as_recorded.get("text") if as_recorded else None,
     )
 
 
@@ -112,8 +117,8 @@ def build_review(
         for q in session.questions
     }
     unassigned = ReviewActivity()
-    recorded_ids = {
-        str(e.payload.get("answerId"))
+    recorded = {
+        str(e.payload.get("answerId")): e.payload
         for e in events
         if e.type == EventType.ANSWER_RECORDED and e.payload.get("answerId")
     }
@@ -121,7 +126,7 @@ def build_review(
     for event in events:
         if event.type == EventType.ANSWER_SUBMIT:
             question = reviews.get(str(event.payload.get("questionId", "")))
-            (question or unassigned).answers.append(_answer(event, recorded_ids))
+            (question or unassigned).answers.append(_answer(event, recorded))
         elif event.type in TRANSCRIPT_TYPES:
             question_id = event.payload.get("questionId")
             if not question_id and asked_ids:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from server.sessions.admission import late_admission, strict_refusal
 from server.sessions.analytics import AnalyticsReport, analytics_report
 from server.sessions.clock import SYSTEM_CLOCK, Clock
-from server.sessions.commands import ApplyPolicy, Command, execute, refusal
+from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, EventType
@@ -243,12 +244,18 @@ class SessionService:
     async def timeout_question(self, session_id: str, number: int) -> SessionDoc:
         return await self.advance(await self.get(session_id), number, timed_out=True)
 
-    async def record_answer(self, session: SessionDoc, answer_id: str | None, question_id: str, number: int) -> None:
-        await self._log.append_server(
-            session.session_id,
-            EventType.ANSWER_RECORDED,
-            {"answerId": answer_id, "questionId": question_id, "number": number},
-        )
+    async def record_answer(self, session: SessionDoc, command: Command, question_id: str, number: int) -> None:
+        """`answer.recorded`: what was typed, then the question's transcript lines in order (a spoken answer)."""
+        lines = await self._log.transcripts_of(session.session_id, question_id)
+        spoken = " ".join(text for e in lines if (text := str(e.payload.get("text", "")).strip()))
+        typed = (command.text or "").strip()
+        payload: dict[str, Any] = {"answerId": command.answer_id, "questionId": question_id, "number": number}
+        if typed or spoken:
+            payload["text"] = " ".join(part for part in (typed, spoken) if part)
+        if spoken:
+            payload["spokenText"] = spoken
+            payload["transcriptSeqs"] = [e.seq for e in lines]
+        await self._log.append_server(session.session_id, EventType.ANSWER_RECORDED, payload)
 
     async def submit_answer(
         self, session_id: str, answer_id: str, question_id: str, payload: dict[str, Any]
@@ -277,10 +284,13 @@ class SessionService:
         """
         session = await self.get(session_id)
         rejected: list[str] = []
-        if policy == ApplyPolicy.STRICT:
-            events = await self._strict_gate(session, events)
-        if session.status in TERMINAL_STATUSES:
-            events, rejected = await self._late_uploads(session, events)
+        if policy == ApplyPolicy.STRICT or session.status in TERMINAL_STATUSES:
+            known = await self.known_client_ids(session_id, [e.client_event_id for e in events])
+            refused = strict_refusal(session, events, known) if policy == ApplyPolicy.STRICT else None
+            if refused is not None:
+                raise refused
+            if session.status in TERMINAL_STATUSES:
+                events, rejected = late_admission(session, events, known, self.clock.now(), self._late_upload_grace)
         append = await self._log.append_client(session_id, events)
         not_applied: dict[str, DomainError] = {}
         if session.status in ACTIVE_STATUSES:
@@ -294,35 +304,6 @@ class SessionService:
         current = await self.get(session_id)
         return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
 
-    async def _strict_gate(self, session: SessionDoc, events: list[NewClientEvent]) -> list[NewClientEvent]:
-        """STRICT: new commands that cannot be applied now are refused before anything is stored."""
-        known = await self.known_client_ids(session.session_id, [e.client_event_id for e in events])
-        for event in events:
-            if event.client_event_id in known or event.type not in COMMAND_TYPES:
-                continue
-            command = Command(type=event.type, question_id=event.payload.get("questionId"))
-            error = refusal(session, command)
-            if error is not None:
-                raise error
-        return events
-
-    async def _late_uploads(
-        self, session: SessionDoc, events: list[NewClientEvent]
-    ) -> tuple[list[NewClientEvent], list[str]]:
-        """What an ended session still accepts: retries of stored events, and events from before its end."""
-        ended_at = session.completed_at or session.updated_at
-        # Already-stored retries are answered as duplicates whatever their ts, never refused.
-        known = await self.known_client_ids(session.session_id, [e.client_event_id for e in events])
-        if events and all(e.client_event_id in known for e in events):
-            return events, []
-        if self.clock.now() > ended_at + self._late_upload_grace:
-            raise session_closed(session.status)
-        acceptable = [e for e in events if e.client_event_id in known or e.ts <= ended_at]
-        too_late = (e.client_event_id for e in events if e.client_event_id not in known and e.ts > ended_at)
-        if events and not acceptable:
-            raise session_closed(session.status)
-        return acceptable, list(dict.fromkeys(too_late))
-
     async def _apply_stored(self, event: EventDoc) -> DomainError | None:
         """Apply a stored command to the session as it is now; the reason is recorded when it is not."""
         try:
@@ -334,13 +315,16 @@ class SessionService:
 
     # ----- server events from the live channel and media ------------------------
 
-    async def record_transcript(self, session_id: str, text: str, start_ms: int, end_ms: int) -> EventDoc:
-        """A final line of the server's recogniser, filed under the question being asked."""
-        session = await self.get(session_id)
-        question = session.current_question()
+    async def record_transcript(
+        self, session_id: str, text: str, start_ms: int, end_ms: int, *, question_id: str | None = None
+    ) -> EventDoc:
+        """A final line of the server's recogniser, filed under `question_id` (default: the one being asked)."""
+        if question_id is None:
+            question = (await self.get(session_id)).current_question()
+            question_id = question.id if question is not None else None
         payload: dict[str, Any] = {"text": text, "startMs": start_ms, "endMs": end_ms, "source": "server"}
-        if question is not None:
-            payload["questionId"] = question.id
+        if question_id is not None:
+            payload["questionId"] = question_id
         return await self._log.append_server(session_id, EventType.TRANSCRIPT_FINAL, payload)
 
     async def record_media_state(self, session_id: str, state: str) -> EventDoc | None:

@@ -24,13 +24,14 @@ from typing import Any
 
 import sentry_sdk
 
+from realtime.channel.actions import Close
 from realtime.channel.asyncio.inbox import Inbox
 from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.asyncio.timers import ConnectionTimers
 from realtime.channel.close_codes import CloseCode
 from realtime.channel.config import REPLAY_PAGE_SIZE
 from realtime.channel.context import ChannelContext
-from realtime.channel.protocol import ChannelProtocol, Close
+from realtime.channel.protocol import ChannelProtocol
 from realtime.channel.signalling import Signalling
 from realtime.channel.transport import ConnectionLost, Transport
 from realtime.messages import (
@@ -81,7 +82,9 @@ class Connection:
             on_output=self._wake.set,
             on_close=self._on_close,
         )
-        self._inbox = Inbox(self.protocol, self._service, principal.session_id, self._clock, self._storage_failed)
+        self._inbox = Inbox(
+            self.protocol, self._service, principal.session_id, self._clock, self._storage_failed, self._settle
+        )
 
     # ----- what signalling handlers and the registry use ------------------------------
 
@@ -244,6 +247,12 @@ class Connection:
         if event.type in _TIMER_EVENTS and self._timers is not None:
             self._timers.poke()
         self.protocol.server_event(event, storing=self._inbox.busy.locked())
+        if self._signalling is not None:
+            self._signalling.server_event(event)
+
+    async def _settle(self) -> None:
+        if self._signalling is not None:
+            await self._signalling.settle()
 
     def _mint_token(self) -> IssuedToken:
         return self._channel.tokens.issue_for(self._principal)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import sentry_sdk
 
 from realtime.channel.config import MAX_BATCH
 from realtime.channel.protocol import ChannelProtocol
 from realtime.messages import ClientEventMessage
-from server.sessions import ApplyPolicy, Clock, DomainError, SessionService, StorageError
+from server.sessions import ApplyPolicy, Clock, DomainError, EventType, SessionService, StorageError
 
 StorageFailed = Callable[[Exception, str | None], None]
+Settle = Callable[[], Awaitable[None]]
 
 
 class Inbox:
@@ -29,12 +30,14 @@ class Inbox:
         session_id: str,
         clock: Clock,
         storage_failed: StorageFailed,
+        settle: Settle,
     ) -> None:
         self._protocol = protocol
         self._service = service
         self._session_id = session_id
         self._clock = clock
         self._storage_failed = storage_failed
+        self._settle = settle
         self._queue: asyncio.Queue[ClientEventMessage] = asyncio.Queue(MAX_BATCH)
         self.busy = asyncio.Lock()
 
@@ -54,6 +57,9 @@ class Inbox:
             self._protocol.after_store()
 
     async def _store(self, batch: list[ClientEventMessage]) -> None:
+        if any(message.event_type == EventType.ANSWER_SUBMIT for message in batch):
+            # A spoken answer is what was said until the click: its last lines go in first.
+            await self._settle()
         request = self._protocol.store_request(batch, self._clock.now())
         if not request.events:
             return

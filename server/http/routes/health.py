@@ -16,11 +16,13 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    http = deps(request)
     try:
-        await deps(request).ping_store()
+        await http.ping_store()
     except Exception:
         raise storage_unavailable() from None
-    return JSONResponse({"status": "ready"})
+    live = http.live_status()
+    return JSONResponse({"status": "ready", "transcriber": live.get("transcriber"), "voice": live.get("voice")})
 
 
 ROUTES = [
