@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,10 +38,35 @@ async def strict(strict_server: ServerProcess) -> AsyncIterator[httpx.AsyncClien
         yield http
 
 
-async def test_fourth_start_within_window_is_rate_limited(strict: httpx.AsyncClient) -> None:
+async def abandon_active(server: ServerProcess, application: dict[str, Any]) -> None:
+    """End the application's active session as the abandon sweeper would (test set-up in the real store)."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(server.mongodb_url)
+    try:
+        await mongo[server.env["MONGODB_DB"]].interviewSessions.update_many(
+            {"applicationId": application["id"], "status": {"$in": ["in_progress", "paused"]}},
+            {"$set": {"status": "abandoned"}},
+        )
+    finally:
+        await mongo.close()
+
+
+async def new_sessions(
+    server: ServerProcess, http: httpx.AsyncClient, application: dict[str, Any], n: int
+) -> list[int]:
+    """Start `n` sessions one after the other, each after the previous one was abandoned."""
+    statuses = []
+    for _ in range(n):
+        await abandon_active(server, application)
+        statuses.append((await start_session(http, application)).status_code)
+    return statuses
+
+
+async def test_fourth_new_session_within_window_is_rate_limited(
+    strict_server: ServerProcess, strict: httpx.AsyncClient
+) -> None:
     application = await create_application(strict)
-    statuses = [(await start_session(strict, application)).status_code for _ in range(3)]
-    assert statuses == [201, 200, 200]
+    assert await new_sessions(strict_server, strict, application, 3) == [201, 201, 201]
+    await abandon_active(strict_server, application)
     limited = await start_session(strict, application)
     assert limited.status_code == 429
     assert limited.json()["code"] == "RATE_LIMITED"
@@ -48,10 +75,20 @@ async def test_fourth_start_within_window_is_rate_limited(strict: httpx.AsyncCli
     assert limited.json()["details"]["retryAfterSeconds"] == retry_after
 
 
-async def test_rate_limit_is_per_application(strict: httpx.AsyncClient) -> None:
+async def test_resuming_the_active_session_is_never_rate_limited(strict: httpx.AsyncClient) -> None:
+    application = await create_application(strict)
+    responses = [await start_session(strict, application) for _ in range(6)]
+    assert [r.status_code for r in responses] == [201, 200, 200, 200, 200, 200]
+    assert len({r.json()["sessionId"] for r in responses}) == 1
+    # A reload that lost its clientSessionId, or a retry that kept it: neither is a new session.
+    again = await start_session(strict, application, clientSessionId=str(uuid.uuid4()))
+    assert again.status_code == 200 and again.json()["resumed"] is True
+
+
+async def test_rate_limit_is_per_application(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
     first, second = await create_application(strict), await create_application(strict)
-    for _ in range(3):
-        await start_session(strict, first)
+    await new_sessions(strict_server, strict, first, 3)
+    await abandon_active(strict_server, first)
     assert (await start_session(strict, first)).status_code == 429
     assert (await start_session(strict, second)).status_code == 201
 
@@ -60,13 +97,11 @@ async def test_rate_limit_holds_across_server_processes(
     strict_server: ServerProcess, strict: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     application = await create_application(strict)
-    for _ in range(2):
-        await start_session(strict, application)
+    await new_sessions(strict_server, strict, application, 2)
     env = {"mongodb_db": strict_server.env["MONGODB_DB"]}
     with running_server(strict_server.mongodb_url, tmp_path, **env) as other:
         async with httpx.AsyncClient(base_url=other.base_url, timeout=15) as second_process:
-            assert (await start_session(second_process, application)).status_code == 200
-            assert (await start_session(second_process, application)).status_code == 429
+            assert await new_sessions(strict_server, second_process, application, 2) == [201, 429]
 
 
 async def test_forwarded_for_is_used_only_from_trusted_proxy(
@@ -121,8 +156,27 @@ async def test_unreachable_store_answers_503_quickly(tmp_path: Path) -> None:
         server.stop()
 
 
-async def test_concurrent_requests_never_exceed_the_limit(strict: httpx.AsyncClient) -> None:
+async def test_concurrent_starts_create_one_session(strict_server: ServerProcess, strict: httpx.AsyncClient) -> None:
     application = await create_application(strict)
     responses = await asyncio.gather(*(start_session(strict, application) for _ in range(12)))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200, 200, 201] + [429] * 9
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 429}
+    assert len({r.json()["sessionId"] for r in responses if r.status_code != 429}) == 1
+
+
+async def test_concurrent_requests_never_exceed_the_limit(
+    strict_server: ServerProcess, strict: httpx.AsyncClient
+) -> None:
+    application = await create_application(strict)
+    await new_sessions(strict_server, strict, application, 3)
+    await abandon_active(strict_server, application)
+    responses = await asyncio.gather(*(start_session(strict, application) for _ in range(12)))
+    assert [r.status_code for r in responses] == [429] * 12
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(strict_server.mongodb_url)
+    try:
+        stored = await mongo[strict_server.env["MONGODB_DB"]].interviewSessions.count_documents(
+            {"applicationId": application["id"]}
+        )
+    finally:
+        await mongo.close()
+    assert stored == 3

@@ -17,7 +17,10 @@ from storage import ApplicationDoc, Repositories, SessionDoc, SessionMetadata, S
 
 @dataclass(frozen=True)
 class StartLimit:
-    """New sessions per candidate and application within a window (seed EP5-S18: 3 per 10 minutes)."""
+    """New sessions per candidate and application within a window (seed EP5-S18: 3 per 10 minutes).
+
+    Resumes of an active session and idempotent retries never count.
+    """
 
     limit: int = 3
     window_seconds: int = 600
@@ -47,13 +50,12 @@ class SessionStarter:
         client_session_id: str | None,
         metadata: SessionMetadata,
     ) -> StartOutcome:
-        """Create the application's session, or return the active/idempotent one."""
+        """Create the application's session, or return the active/idempotent one.
+
+        Only a start that creates a session counts toward the rate limit: reopening the
+        session this page (or this application) already has is never refused.
+        """
         sessions = self._repos.sessions
-        decision = await self._repos.rate_limits.hit(
-            f"start-session:{candidate_id}:{application_id}", self._limit.limit, self._limit.window_seconds
-        )
-        if not decision.allowed:
-            raise rate_limited(decision.retry_after_seconds)
         application = await self._repos.applications.get(application_id)
         if application is None or application.candidate_id != candidate_id:
             raise invalid_application()
@@ -66,6 +68,15 @@ class SessionStarter:
         active = await sessions.find_active(application_id)
         if active is not None:
             return StartOutcome(active, application, created=False)
+        decision = await self._repos.rate_limits.hit(
+            f"start-session:{candidate_id}:{application_id}", self._limit.limit, self._limit.window_seconds
+        )
+        if not decision.allowed:
+            # A concurrent start may have created the session meanwhile: that one is a resume.
+            active = await sessions.find_active(application_id)
+            if active is not None:
+                return StartOutcome(active, application, created=False)
+            raise rate_limited(decision.retry_after_seconds)
         session, initial_events = await self._new_session(application, candidate_id, client_session_id, metadata)
         if not await sessions.insert(session):
             # A concurrent request won the race (one active session per application).
