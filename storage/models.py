@@ -81,6 +81,9 @@ class InterviewSettings(CamelModel):
     role: str | None = Field(default=None, max_length=64)
     mode: str = Field(default="voice", pattern="^(voice|video|text)$")
     record: bool = False
+    time_limit_seconds: int | None = Field(
+        default=None, ge=10, le=3600, description="Every question's time limit; default: each question's own."
+    )
 
 
 class ApplicationDoc(CamelModel):

@@ -52,3 +52,23 @@ async def test_invalid_settings_are_rejected(client: httpx.AsyncClient) -> None:
         body = {"candidateId": "c", "candidateName": "C", "jobTitle": "J", "interview": interview}
         response = await client.post("/api/applications", json=body, headers=headers)
         assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR", interview
+
+
+async def test_an_application_time_limit_replaces_every_questions_own(client: httpx.AsyncClient) -> None:
+    application = await create_application(client, question_count=3, time_limit_seconds=15)
+    assert application["interview"]["timeLimitSeconds"] == 15
+    candidate = auth(user_token(application["candidateId"]))
+    pack = await client.get(
+        "/api/interview/offline-pack", params={"applicationId": application["id"]}, headers=candidate
+    )
+    assert [q["timeLimitSeconds"] for q in pack.json()["questions"]] == [15, 15, 15]
+    started = await client.post(
+        "/api/interview/start-session", json={"applicationId": application["id"]}, headers=candidate
+    )
+    assert started.json()["currentQuestion"]["timeLimitSeconds"] == 15
+    too_short = await client.post(
+        "/api/applications",
+        json={"candidateId": "c", "candidateName": "C", "jobTitle": "J", "interview": {"timeLimitSeconds": 5}},
+        headers=auth(user_token("recruiter_1", "recruiter")),
+    )
+    assert too_short.status_code == 400 and too_short.json()["code"] == "VALIDATION_ERROR"

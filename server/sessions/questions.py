@@ -27,6 +27,7 @@ def select_questions(bank: list[QuestionDoc], settings: InterviewSettings, seed:
     offline question pack a page caches matches what the server will ask.
     Within a category, questions at the wanted difficulty come first, then the
     nearest level; questions tagged with the role (or "general") are preferred.
+    The application's `time_limit_seconds`, when set, replaces every question's own limit.
     """
     rng = random.Random(seed)
     by_category: dict[str, list[QuestionDoc]] = defaultdict(list)
@@ -52,7 +53,7 @@ def select_questions(bank: list[QuestionDoc], settings: InterviewSettings, seed:
             text=q.text,
             category=q.category,
             difficulty=q.difficulty,
-            time_limit_seconds=q.time_limit_seconds,
+            time_limit_seconds=settings.time_limit_seconds or q.time_limit_seconds,
             expected_answer_points=q.expected_answer_points,
         )
         for i, q in enumerate(chosen)
