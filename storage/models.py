@@ -157,6 +157,8 @@ class SessionDoc(CamelModel):
     questions: list[QuestionSnapshot] = Field(default_factory=list)
     current_question_number: int = 1
     asked_question_number: int = 0
+    # Questions with a recorded answer (`answer.recorded`): each is answered at most once.
+    answered_question_ids: list[str] = Field(default_factory=list)
     question_asked_at: datetime | None = None
     question_elapsed_seconds: float = 0.0
     last_seq: int = 0
@@ -176,6 +178,13 @@ class SessionDoc(CamelModel):
     def current_question(self) -> QuestionSnapshot | None:
         index = self.current_question_number - 1
         return self.questions[index] if 0 <= index < len(self.questions) else None
+
+    def asked_question(self, question_id: str | None) -> QuestionSnapshot | None:
+        """The question with this id if it has been asked (the current one or an earlier one)."""
+        for question in self.questions[: self.asked_question_number]:
+            if question.id == question_id:
+                return question
+        return None
 
     def question_remaining_seconds(self, now: datetime) -> float | None:
         """Time left for the current question; None when no question is running."""

@@ -126,6 +126,17 @@ class SessionRepository:
             {"$inc": {"currentQuestionNumber": 1, "version": 1}, "$set": {"updatedAt": now, "lastActivityAt": now}},
         )
 
+    async def claim_answer(self, session_id: str, question_id: str, now: datetime) -> bool:
+        """Mark `question_id` answered unless it already is; False when another answer has it.
+
+        Atomic, so of two answers to one question (over any transport, in any process) one is recorded.
+        """
+        result = await self._collection.update_one(
+            {"sessionId": session_id, "answeredQuestionIds": {"$ne": question_id}},
+            {"$push": {"answeredQuestionIds": question_id}, "$set": {"updatedAt": now}},
+        )
+        return result.modified_count == 1
+
     async def set_connected_until(self, session_id: str, until: datetime, now: datetime) -> None:
         """The live-connection lease: the abandon sweeper leaves the session alone until `until`."""
         await self._collection.update_one(

@@ -120,13 +120,80 @@ async def test_replayed_commands_that_no_longer_apply_are_kept_with_their_reason
     session_id = await start(core)
     first = (await core.service.get(session_id)).current_question()
     assert first is not None
-    await core.service.timeout_question(session_id, 1)  # the question moved on before the answer arrived
-    late = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="my answer")
+    await core.service.timeout_question(session_id, 1)  # the question moved on before the skip arrived
+    late = client_event(EventType.QUESTION_NEXT, core, questionId=first.id)
     outcome = await core.service.ingest(session_id, [late], policy=ApplyPolicy.REPLAY)
     assert outcome.not_applied[late.client_event_id].code == ErrorCode.QUESTION_MISMATCH
     stored = await core.database.collections.events.find_one({"clientEventId": late.client_event_id})
-    assert stored is not None and stored["payload"]["text"] == "my answer"
+    assert stored is not None and stored["payload"]["questionId"] == first.id
     assert stored["notApplied"]["code"] == "QUESTION_MISMATCH"
+    assert (await core.service.get(session_id)).current_question_number == 2
+
+
+async def recorded_answers(core: Core, session_id: str) -> list[tuple[str, str | None]]:
+    events = await core.service.events_after(session_id)
+    return [(e.payload["questionId"], e.payload.get("text")) for e in events if e.type == EventType.ANSWER_RECORDED]
+
+
+async def test_a_late_answer_is_recorded_for_its_question_without_moving_the_flow(core: Core) -> None:
+    session_id = await start(core)
+    first = (await core.service.get(session_id)).current_question()
+    assert first is not None
+    await core.service.timeout_question(session_id, 1)  # the answer was on its way when the time ran out
+    late = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="my draft", timedOut=True)
+    outcome = await core.service.ingest(session_id, [late], policy=ApplyPolicy.REPLAY)
+    assert outcome.not_applied == {}
+    assert await recorded_answers(core, session_id) == [(first.id, "my draft")]
+    [recorded] = [e for e in await core.service.events_after(session_id) if e.type == EventType.ANSWER_RECORDED]
+    assert recorded.payload["answerId"] == late.client_event_id and recorded.payload["timedOut"] is True
+    assert (await core.service.get(session_id)).current_question_number == 2
+
+
+async def test_a_second_answer_to_an_answered_question_is_kept_not_recorded(core: Core) -> None:
+    session_id = await start(core)
+    first = (await core.service.get(session_id)).current_question()
+    assert first is not None
+    answer = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="the answer")
+    again = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="meant for question 2")
+    outcome = await core.service.ingest(session_id, [answer, again], policy=ApplyPolicy.REPLAY)
+    assert list(outcome.not_applied) == [again.client_event_id]
+    assert outcome.not_applied[again.client_event_id].code == ErrorCode.ANSWER_ALREADY_RECORDED
+    stored = await core.database.collections.events.find_one({"clientEventId": again.client_event_id})
+    assert stored is not None and stored["notApplied"]["code"] == "ANSWER_ALREADY_RECORDED"
+    assert await recorded_answers(core, session_id) == [(first.id, "the answer")]
+    assert (await core.service.get(session_id)).current_question_number == 2
+
+
+async def test_an_answer_to_a_question_not_asked_yet_is_kept_with_a_mismatch(core: Core) -> None:
+    session_id = await start(core)
+    third = (await core.service.get(session_id)).questions[2]
+    early = client_event(EventType.ANSWER_SUBMIT, core, questionId=third.id, text="too early")
+    outcome = await core.service.ingest(session_id, [early], policy=ApplyPolicy.REPLAY)
+    assert outcome.not_applied[early.client_event_id].code == ErrorCode.QUESTION_MISMATCH
+    assert await recorded_answers(core, session_id) == []
+
+
+async def test_strict_answers_name_the_current_question_even_after_a_timeout(core: Core) -> None:
+    session_id = await start(core)
+    first = (await core.service.get(session_id)).current_question()
+    assert first is not None
+    await core.service.timeout_question(session_id, 1)
+    answer = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="x")
+    with pytest.raises(DomainError) as refused:
+        await core.service.ingest(session_id, [answer], policy=ApplyPolicy.STRICT)
+    assert refused.value.code == ErrorCode.QUESTION_MISMATCH
+    assert await core.service.known_client_ids(session_id, [answer.client_event_id]) == {}
+
+
+async def test_a_timed_out_skip_is_logged_as_a_timeout(core: Core) -> None:
+    session_id = await start(core)
+    first = (await core.service.get(session_id)).current_question()
+    assert first is not None
+    skip = client_event(EventType.QUESTION_NEXT, core, questionId=first.id, timedOut=True)
+    await core.service.ingest(session_id, [skip], policy=ApplyPolicy.REPLAY)
+    events = await core.service.events_after(session_id)
+    [timeout] = [e for e in events if e.type == EventType.QUESTION_TIMEOUT]
+    assert timeout.payload == {"questionId": first.id, "number": 1}
     assert (await core.service.get(session_id)).current_question_number == 2
 
 

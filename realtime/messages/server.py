@@ -61,7 +61,7 @@ class QuestionTimeoutMessage(ServerMessage):
 
 
 class AnswerRecordedMessage(ServerMessage):
-    """An `answer.submit` was recorded as the answer to the current question."""
+    """An `answer.submit` was recorded as the answer to the question it names."""
 
     type: Literal["answer.recorded"] = "answer.recorded"
     seq: int
@@ -71,6 +71,7 @@ class AnswerRecordedMessage(ServerMessage):
     text: str | None = Field(default=None, description="The answer: what was typed, then what was said.")
     spoken_text: str | None = Field(default=None, description="The question's transcript lines, in order.")
     transcript_seqs: list[int] | None = Field(default=None, description="The transcript events it was made of.")
+    timed_out: bool | None = Field(default=None, description="The draft submitted when the question's time ran out.")
 
 
 class TranscriptFinalMessage(ServerMessage):

@@ -11,6 +11,12 @@ and an `apply`. The caller names the policy:
   otherwise kept with the reason recorded on the stored event (`notApplied`) and
   returned to the caller (offline batch uploads, and WebSocket messages, whose
   outbox copy the client deletes on `ack`: what the candidate sent is never thrown away).
+
+An answer belongs to the question it names. Under REPLAY an answer to a question that
+was asked and has no recorded answer yet is recorded as that question's answer, even
+if the flow has moved past it (its time ran out while the answer was on its way); it
+advances the flow only when it names the current question. A second answer to an
+answered question is kept, not recorded (ANSWER_ALREADY_RECORDED).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from server.sessions.errors import DomainError, ErrorCode, session_closed
 from server.sessions.event_types import EventType
 from server.sessions.states import ALLOWED, transition_error
-from storage import TERMINAL_STATUSES, EventDoc, SessionDoc, SessionStatus
+from storage import TERMINAL_STATUSES, EventDoc, QuestionSnapshot, SessionDoc, SessionStatus
 
 if TYPE_CHECKING:
     from server.sessions.service import SessionService
@@ -45,9 +51,11 @@ class Command:
     text: str | None = None
     expected_status: SessionStatus | None = None
     reason: str | None = None
+    timed_out: bool = False
+    policy: ApplyPolicy = ApplyPolicy.STRICT
 
     @classmethod
-    def of(cls, event: EventDoc) -> Command:
+    def of(cls, event: EventDoc, policy: ApplyPolicy = ApplyPolicy.REPLAY) -> Command:
         """The command a stored client event carries."""
         question_id, text = event.payload.get("questionId"), event.payload.get("text")
         return cls(
@@ -56,6 +64,8 @@ class Command:
             answer_id=event.client_event_id,
             text=text if isinstance(text, str) else None,
             reason="client",
+            timed_out=event.payload.get("timedOut") is True,
+            policy=policy,
         )
 
 
@@ -90,16 +100,44 @@ def _mismatch(session: SessionDoc, question_id: str | None) -> DomainError | Non
     )
 
 
+def _already_answered(question: QuestionSnapshot) -> DomainError:
+    return DomainError(
+        ErrorCode.ANSWER_ALREADY_RECORDED,
+        f"Question {question.number} already has an answer; this one is kept, not recorded",
+        {"questionId": question.id},
+    )
+
+
+def _answered_question(session: SessionDoc, command: Command) -> QuestionSnapshot | None:
+    """The question an answer may be recorded for: the current one (STRICT), or any asked one (REPLAY)."""
+    if command.policy == ApplyPolicy.REPLAY:
+        return session.asked_question(command.question_id)
+    current = session.current_question()
+    return current if current is not None and current.id == command.question_id else None
+
+
 class SubmitAnswer:
-    """`answer.submit`: record it as the answer to the current question and move on."""
+    """`answer.submit`: record it as the answer to the question it names; move on if that is the current one."""
 
     def check(self, session: SessionDoc, command: Command) -> DomainError | None:
-        return _not_running(session) or _mismatch(session, command.question_id or "")
+        refused = _not_running(session)
+        if refused is not None:
+            return refused
+        question = _answered_question(session, command)
+        if question is None:
+            return _mismatch(session, command.question_id or "")
+        if question.id in session.answered_question_ids:
+            return _already_answered(question)
+        return None
 
     async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
-        question = session.current_question()
+        question = _answered_question(session, command)
         assert question is not None  # check() passed
+        if not await service.claim_answer(session, question.id):
+            raise _already_answered(question)  # a concurrent answer to the same question won
         await service.record_answer(session, command, question.id, question.number)
+        if question.number != session.current_question_number:
+            return await service.get(session.session_id)  # a late answer to a question already passed
         return await service.advance(session, question.number)
 
 
@@ -110,7 +148,8 @@ class NextQuestion:
         return _not_running(session) or _mismatch(session, command.question_id)
 
     async def apply(self, service: SessionService, session: SessionDoc, command: Command) -> SessionDoc:
-        return await service.advance(session, session.current_question_number)
+        # The page's own time limit ran out with nothing drafted: logged as the server's timeout would be.
+        return await service.advance(session, session.current_question_number, timed_out=command.timed_out)
 
 
 class ChangeStatus:

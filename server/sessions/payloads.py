@@ -54,10 +54,16 @@ class AnswerSubmitPayload(ClientPayload):
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    timed_out: bool | None = Field(
+        default=None, description="The question's time ran out: this is the draft the candidate had so far."
+    )
 
 
 class QuestionNextPayload(ClientPayload):
     question_id: QuestionId | None = None
+    timed_out: bool | None = Field(
+        default=None, description="The question's time ran out with nothing drafted (logged as `question.timeout`)."
+    )
 
 
 class NamedEventPayload(ClientPayload):

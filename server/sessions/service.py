@@ -244,6 +244,10 @@ class SessionService:
     async def timeout_question(self, session_id: str, number: int) -> SessionDoc:
         return await self.advance(await self.get(session_id), number, timed_out=True)
 
+    async def claim_answer(self, session: SessionDoc, question_id: str) -> bool:
+        """Take the question's one answer slot; False when it already has an answer."""
+        return await self._repos.sessions.claim_answer(session.session_id, question_id, self.clock.now())
+
     async def record_answer(self, session: SessionDoc, command: Command, question_id: str, number: int) -> None:
         """`answer.recorded`: what was typed, then the question's transcript lines in order (a spoken answer)."""
         lines = await self._log.transcripts_of(session.session_id, question_id)
@@ -255,6 +259,8 @@ class SessionService:
         if spoken:
             payload["spokenText"] = spoken
             payload["transcriptSeqs"] = [e.seq for e in lines]
+        if command.timed_out:
+            payload["timedOut"] = True
         await self._log.append_server(session.session_id, EventType.ANSWER_RECORDED, payload)
 
     async def submit_answer(
@@ -296,7 +302,7 @@ class SessionService:
         if session.status in ACTIVE_STATUSES:
             for event in append.accepted:
                 if event.type in COMMAND_TYPES:
-                    error = await self._apply_stored(event)
+                    error = await self._apply_stored(event, policy)
                     if error is not None:
                         not_applied[event.client_event_id or ""] = error
         if append.accepted:
@@ -304,10 +310,10 @@ class SessionService:
         current = await self.get(session_id)
         return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
 
-    async def _apply_stored(self, event: EventDoc) -> DomainError | None:
+    async def _apply_stored(self, event: EventDoc, policy: ApplyPolicy) -> DomainError | None:
         """Apply a stored command to the session as it is now; the reason is recorded when it is not."""
         try:
-            await execute(self, await self.get(event.session_id), Command.of(event))
+            await execute(self, await self.get(event.session_id), Command.of(event, policy))
         except DomainError as error:
             await self._log.mark_not_applied(event, error.code.value, error.message)
             return error
