@@ -56,17 +56,19 @@ class UserTokens:
                 leeway=self._leeway,
                 options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
             )
+        except jwt.ExpiredSignatureError as error:
+            raise unauthorized("The user token has expired", "expired") from error
         except (jwt.PyJWTError, ValueError) as error:
-            raise unauthorized("Invalid or expired user token") from error
+            raise unauthorized("Invalid user token", "invalid") from error
         if claims.get("typ") == SESSION_TOKEN_TYPE:
-            raise unauthorized("A session token cannot be used here")
+            raise unauthorized("A session token cannot be used here", "invalid")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 128:
-            raise unauthorized("Invalid token subject")
+            raise unauthorized("Invalid token subject", "invalid")
         try:
             role = Role(claims.get("role", Role.CANDIDATE.value))
         except ValueError as error:
-            raise unauthorized("Unknown role in token") from error
+            raise unauthorized("Unknown role in token", "invalid") from error
         return UserPrincipal(subject=subject, role=role)
 
     def issue(self, subject: str, role: Role = Role.CANDIDATE, ttl: timedelta = timedelta(days=7)) -> str:

@@ -40,7 +40,7 @@ from server.sessions.payloads import (
     validate_client_payload,
 )
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
-from server.sessions.reading import OfflinePack
+from server.sessions.reading import LinkState, LinkStatus, OfflinePack
 from server.sessions.review import QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, IngestOutcome, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
@@ -76,6 +76,8 @@ __all__ = [
     "EventType",
     "IngestOutcome",
     "IssuedToken",
+    "LinkState",
+    "LinkStatus",
     "NamedEventPayload",
     "NewClientEvent",
     "NoObserver",

@@ -69,8 +69,9 @@ def payload_too_large(max_bytes: int, what: str = "Request body") -> DomainError
     return DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"{what} is too large", {"maxBytes": max_bytes})
 
 
-def unauthorized(message: str = "A valid bearer token is required") -> DomainError:
-    return DomainError(ErrorCode.UNAUTHORIZED, message)
+def unauthorized(message: str = "A valid bearer token is required", reason: str | None = None) -> DomainError:
+    """401; `reason` (`missing`, `invalid`, `expired`) tells a page which next step to offer."""
+    return DomainError(ErrorCode.UNAUTHORIZED, message, {"reason": reason} if reason else None)
 
 
 def forbidden(message: str = "Not allowed for this role") -> DomainError:

@@ -1,9 +1,10 @@
-"""Reading sessions for their callers: listings, the offline question pack, event pages."""
+"""Reading sessions for their callers: listings, link states, the offline question pack, event pages."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from server.sessions.clock import Clock
 from server.sessions.errors import invalid_application
@@ -22,6 +23,22 @@ from storage import (
     SessionFilter,
     SessionStatus,
 )
+
+
+class LinkState(StrEnum):
+    """What an interview link leads to, for the page to say before its setup screen."""
+
+    NOT_FOUND = "not_found"  # no such application, or not the caller's
+    COMPLETED = "completed"  # the interview was submitted
+    OPEN = "open"  # nothing started yet (or only ended sessions): Start creates a session
+    IN_PROGRESS = "in_progress"  # an active session (in progress or paused): Start resumes it
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    state: LinkState
+    application: ApplicationDoc | None = None
+    session: SessionDoc | None = None  # the active session, when IN_PROGRESS
 
 
 class OfflinePack(CamelModel):
@@ -73,6 +90,18 @@ class SessionReader:
             questions=[QuestionView.of(q, total) for q in questions],
             generated_at=self._clock.now(),
         )
+
+    async def link_status(self, principal: UserPrincipal, application_id: str) -> LinkStatus:
+        """The link's state in at most two reads; strangers (staff too) get NOT_FOUND, as for the pack."""
+        application = await self._repos.applications.get(application_id)
+        if application is None or application.candidate_id != principal.subject:
+            return LinkStatus(LinkState.NOT_FOUND)
+        if application.status == "completed":
+            return LinkStatus(LinkState.COMPLETED, application)
+        active = await self._repos.sessions.find_active(application.id)
+        if active is not None:
+            return LinkStatus(LinkState.IN_PROGRESS, application, active)
+        return LinkStatus(LinkState.OPEN, application)
 
     async def events_after(
         self, session_id: str, after_seq: int, *, limit: int | None, server_only: bool

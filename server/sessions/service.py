@@ -24,7 +24,7 @@ from server.sessions.hub import SessionHub
 from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
-from server.sessions.reading import OfflinePack, SessionReader
+from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
     ACTIVE_STATUSES,
@@ -148,6 +148,10 @@ class SessionService:
 
     async def load_question_bank(self, questions: list[QuestionDoc]) -> int:
         return await self._repos.questions.load_bank(questions)
+
+    async def link_status(self, principal: UserPrincipal, application_id: str) -> LinkStatus:
+        """What the candidate's interview link leads to (not found, submitted, open, in progress)."""
+        return await self._reader.link_status(principal, application_id)
 
     async def offline_pack(self, principal: UserPrincipal, application_id: str) -> OfflinePack:
         """The questions the server will ask, for a page to cache (the candidate only)."""
