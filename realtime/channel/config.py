@@ -12,6 +12,10 @@ GARBAGE_LIMIT = 10  # invalid messages within GARBAGE_WINDOW_SECONDS before clos
 GARBAGE_WINDOW_SECONDS = 60.0
 MAX_BATCH = 50  # client messages stored with one ingest call when they queued up behind a slow store
 REPLAY_PAGE_SIZE = 200
+# The server times a question out this long after its limit, so that the page's own time-up
+# (which submits the candidate's draft as the answer) arrives first; the server's timeout
+# covers pages that are gone.
+QUESTION_TIMEOUT_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from realtime.channel.config import ChannelConfig
+from realtime.channel.config import QUESTION_TIMEOUT_GRACE_SECONDS, ChannelConfig
 from realtime.channel.protocol import ChannelProtocol
 from server.sessions import Clock, DomainError, SessionService, StorageError
 from storage import TERMINAL_STATUSES, SessionStatus
@@ -118,7 +118,7 @@ class ConnectionTimers:
             self._question_due = _FAR
             return
         self._question_number = question.number
-        self._question_due = self._clock.monotonic() + remaining
+        self._question_due = self._clock.monotonic() + remaining + QUESTION_TIMEOUT_GRACE_SECONDS
 
     async def _time_out_question(self) -> None:
         self._question_due = _FAR
