@@ -126,6 +126,8 @@ class ChannelProtocol:
             ice_servers=self.config.ice_servers,
             server_time=now,
             media=MediaCapabilities(transcription=self.config.transcription, voice=self.config.voice),
+            rate_limit_per_second=self.config.rate_per_second,
+            rate_limit_burst=self.config.rate_burst,
         )
         first = [welcome.to_json_dict()]
         if known:

@@ -39,6 +39,8 @@ class WelcomeMessage(ServerMessage):
     ice_servers: list[dict[str, Any]] = Field(default_factory=list, description="RTCIceServer objects for WebRTC.")
     server_time: datetime
     media: MediaCapabilities = Field(description="What the server does with live media in this process.")
+    rate_limit_per_second: float = Field(description="Client messages allowed per second, on average.")
+    rate_limit_burst: int = Field(description="Client messages allowed in one burst; pace resends under both.")
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.to_wire()  # every field, null included: the client always learns the current question
