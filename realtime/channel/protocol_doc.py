@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from realtime.channel.close_codes import CLOSE_CODE_MEANINGS
-from realtime.channel.config import GARBAGE_LIMIT, ChannelConfig
+from realtime.channel.config import GARBAGE_LIMIT, QUESTION_TIMEOUT_GRACE_SECONDS, ChannelConfig
 from realtime.channel.errors import RETRYABLE_ERROR_CODES
 from realtime.messages import (
     CLIENT_EVENT_MODELS,
@@ -101,17 +101,23 @@ Every message below is a pydantic model; their JSON Schemas are in
   `retryable: true` ({retryable}) means it was not stored: resend it later.
 - If the store is unavailable nothing is acked: the server sends `error`
   (`STORAGE_UNAVAILABLE`) and closes with 1011; resend after reconnecting.
-- The server runs each question's time limit (`question.timeout`); `answer.submit` and
-  `question.next` naming the current question advance; the last one completes the session.
+- The server runs each question's time limit (`question.timeout`, {grace:g} s after the limit, so
+  that a page's own time-up, which submits the candidate's draft with `timedOut: true`, arrives
+  first); `answer.submit` and `question.next` naming the current question advance; the last one
+  completes the session. An `answer.submit` naming a question already passed (its time ran out
+  while the answer was on its way) is still recorded as that question's answer, without moving on.
 - Commands ({commands}) are stored and acked first, then applied if they are legal for the
   session as it is (see "Commands" below). One that changed nothing is answered, after its
   `ack`, with an `error` naming its `id`, `retryable: false` and `details.stored: true`
-  (e.g. `QUESTION_MISMATCH` when the question had already timed out): what the candidate
-  sent is kept in the log, with the reason recorded on it (`notApplied`).
+  (e.g. `ANSWER_ALREADY_RECORDED` for a second answer to a question, `QUESTION_MISMATCH` for a
+  skip of a question that had already timed out): what the candidate sent is kept in the log,
+  with the reason recorded on it (`notApplied`).
 - `ping` every `WS_HEARTBEAT_SECONDS` ({heartbeat}s); a connection silent for
   `WS_IDLE_TIMEOUT_SECONDS` ({idle}s) is closed with 4002 (the session stays resumable).
-- At most `WS_RATE_LIMIT_PER_SECOND` ({rate}/s, bursts of {burst}) messages: the first excess
-  message gets an `error` (`RATE_LIMITED`), continuing closes with 4008. {garbage} invalid
+- At most `WS_RATE_LIMIT_PER_SECOND` ({rate}/s, bursts of {burst}) messages, both told in
+  `welcome` (`rateLimitPerSecond`, `rateLimitBurst`): the first excess message gets an `error`
+  (`RATE_LIMITED`), continuing closes with 4008. A client resending its outbox after an outage
+  paces the resends under both. {garbage} invalid
   messages in a minute also close with 4008. A client that falls `WS_SEND_QUEUE_SIZE`
   ({queue}) messages behind is closed with 1013 and resumes by replay.
 
@@ -147,16 +153,21 @@ session as it is now, then applies it:
 
 | command | applied when | effect |
 |---|---|---|
-| `answer.submit` | in progress, and `questionId` is the current question | `answer.recorded`, the next `question` |
+| `answer.submit` | in progress; `questionId` was asked, has no answer (strict: is current) | `answer.recorded` |
 | `question.next` | in progress, and `questionId` is the current question or omitted | the next `question` |
 | `session.pause` / `session.resume` / `session.complete` | the state machine allows the move | `session.state` |
 
-After the last question the session completes. The caller names the policy:
+An answer to the current question also asks the next one; an answer to a question already
+passed (its time ran out while the answer was on its way) is recorded without moving on. A
+`question.next` with `timedOut: true` is logged as a `question.timeout`. After the last question
+the session completes. The caller names the policy:
 
 - **strict** (the HTTP actions): a command that cannot be applied is refused with its error
   (400 with `QUESTION_MISMATCH`, `SESSION_NOT_ACTIVE`, `INVALID_TRANSITION`, ...) and nothing is stored.
 - **replay** (this socket and the batch upload): the command is stored first, applied when
-  still legal, and otherwise kept with the reason recorded on the stored event; this socket
+  still legal, and otherwise kept with the reason recorded on the stored event. Each question
+  takes one answer: a second `answer.submit` for it is kept with `ANSWER_ALREADY_RECORDED`, and
+  one naming a question not asked yet with `QUESTION_MISMATCH`. This socket
   tells the client at once with an `error` (`details.stored: true`), the batch upload lists
   it under `notApplied`. Live socket messages take this policy rather than strict because the
   client deletes its outbox copy on `ack`: refusing them would throw away what the candidate
@@ -250,6 +261,7 @@ def render() -> str:
             burst=channel.rate_burst,
             queue=channel.send_queue_size,
             garbage=GARBAGE_LIMIT,
+            grace=QUESTION_TIMEOUT_GRACE_SECONDS,
             retryable=", ".join(f"`{c.value}`" for c in sorted(RETRYABLE_ERROR_CODES)),
             ephemeral=", ".join(f"`{t}`" for t in sorted(EPHEMERAL_SERVER_TYPES)),
             commands=", ".join(f"`{t.value}`" for t in sorted(COMMAND_TYPES)),

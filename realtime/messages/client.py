@@ -60,7 +60,7 @@ class AnswerStartMessage(AnswerStartPayload, ClientEventFields):
 
 
 class AnswerSubmitMessage(AnswerSubmitPayload, ClientEventFields):
-    """The candidate's answer to the current question; the server records it and advances."""
+    """The candidate's answer to the question it names; recorded once, and the flow advances past the current one."""
 
     type: Literal["answer.submit"]
 
