@@ -3,8 +3,10 @@
  *
  * It reconnects with exponential backoff and jitter, treats a connection that goes
  * quiet as dead, follows the browser's `online`/`offline` events, answers `ping`,
- * and is ready to send once the server said `welcome`. What the messages mean is
- * the owner's business (see live-session.js).
+ * and is ready to send once the server said `welcome`. Everything it sends goes through
+ * a token bucket under the server's rate limit (told in `welcome`), in order: a client
+ * resending a long outbox after an outage is paced, never closed with 4008. What the
+ * messages mean is the owner's business (see live-session.js).
  *
  * Events: `message` (every parsed server message), `state` (connecting, online,
  * reconnecting, offline; with `downSince`), `close` (the code, and whether it is final).
@@ -21,6 +23,11 @@ export const CLOSE_REPLACED = 4009;
 export const CLOSE_SESSION_ENDED = 4010;
 const FINAL_CODES = new Set([CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED]);
 const WELCOME_TIMEOUT_MS = 15_000;
+// The share of the server's rate and burst this client uses: room for pongs, ICE candidates and jitter.
+const PACE_SHARE = 0.75;
+const BURST_SHARE = 0.5;
+// Until the server says its limits (an older server): well under the defaults (20/s, bursts of 60).
+const DEFAULT_PACE = { perSecond: 10, burst: 20 };
 
 /**
  * @typedef {Object} ChannelOptions
@@ -46,7 +53,10 @@ export class Channel extends EventTarget {
     this.attempt = 0;
     this.downSince = 0;
     this.heartbeatSeconds = 20;
-    this.timers = { retry: 0, liveness: 0 };
+    this.timers = { retry: 0, liveness: 0, flush: 0 };
+    /** @type {{message: Object, drop?: () => boolean}[]} sends waiting for the bucket, in order */
+    this.queue = [];
+    this.pacing = { ...DEFAULT_PACE, tokens: DEFAULT_PACE.burst, at: 0, holdUntil: 0 };
     this.onOnline = () => {
       if (this.running && !this.ws) this.connectNow();
     };
@@ -75,14 +85,73 @@ export class Channel extends EventTarget {
   }
 
   /**
-   * Send a message if the channel is ready (welcomed).
+   * Send a message if the channel is ready (welcomed): now, or as soon as the pacing allows.
+   * Queued messages are dropped with the socket (the owner resends what it keeps in its outbox).
    * @param {Object} message
-   * @returns {boolean} whether it was sent
+   * @param {{drop?: () => boolean}} [options] drop: asked right before sending; true skips the message
+   * @returns {boolean} whether it was sent or queued
    */
-  send(message) {
+  send(message, { drop } = {}) {
     if (!this.ready || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(message));
+    this.queue.push({ message, drop });
+    this.flush();
     return true;
+  }
+
+  /**
+   * The server's limits, from `welcome`: this client keeps under a share of both.
+   * @param {number | undefined} perSecond
+   * @param {number | undefined} burst
+   */
+  pace(perSecond, burst) {
+    const rate = Number(perSecond) > 0 ? Number(perSecond) * PACE_SHARE : DEFAULT_PACE.perSecond;
+    const size = Number(burst) > 0 ? Math.max(1, Math.floor(Number(burst) * BURST_SHARE)) : DEFAULT_PACE.burst;
+    // A new connection starts with the server's bucket full.
+    this.pacing = { perSecond: rate, burst: size, tokens: size, at: performance.now(), holdUntil: 0 };
+  }
+
+  /**
+   * The server warned of its rate limit: send nothing for `ms`.
+   * @param {number} ms
+   */
+  holdOff(ms) {
+    this.pacing.holdUntil = performance.now() + Math.max(0, ms);
+    this.pacing.tokens = 0;
+    this.flush();
+  }
+
+  /** Spend one token for a frame sent now (pong, hello); may go below zero, which delays the queue. */
+  spend() {
+    const now = performance.now();
+    const pacing = this.pacing;
+    pacing.tokens = Math.min(pacing.burst, pacing.tokens + ((now - pacing.at) / 1000) * pacing.perSecond);
+    pacing.at = now;
+    pacing.tokens -= 1;
+  }
+
+  /** Send what the bucket allows, in order; a timer sends the rest. */
+  flush() {
+    clearTimeout(this.timers.flush);
+    const pacing = this.pacing;
+    while (this.queue.length && this.ready && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      const now = performance.now();
+      pacing.tokens = Math.min(pacing.burst, pacing.tokens + ((now - pacing.at) / 1000) * pacing.perSecond);
+      pacing.at = now;
+      if (now < pacing.holdUntil || pacing.tokens < 1) {
+        const wait = Math.max(pacing.holdUntil - now, ((1 - pacing.tokens) / pacing.perSecond) * 1000);
+        this.timers.flush = setTimeout(() => this.flush(), Math.max(10, Math.ceil(wait)));
+        return;
+      }
+      const { message, drop } = this.queue.shift();
+      if (drop?.()) continue;
+      pacing.tokens -= 1;
+      this.ws.send(JSON.stringify(message));
+    }
+  }
+
+  /** @returns {number} messages waiting for the pacing */
+  get queued() {
+    return this.queue.length;
   }
 
   /**
@@ -132,7 +201,10 @@ export class Channel extends EventTarget {
       this.stop();
       return;
     }
-    if (ws === this.ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(hello));
+    if (ws === this.ws && ws.readyState === WebSocket.OPEN) {
+      this.spend();
+      ws.send(JSON.stringify(hello));
+    }
   }
 
   /**
@@ -153,8 +225,10 @@ export class Channel extends EventTarget {
       this.attempt = 0;
       this.downSince = 0;
       this.heartbeatSeconds = Number(message.heartbeatSeconds) || this.heartbeatSeconds;
+      this.pace(message.rateLimitPerSecond, message.rateLimitBurst);
       this.emitState("online");
     } else if (message.type === "ping") {
+      this.spend();
       ws.send(JSON.stringify({ type: "pong", ts: message.ts }));
     }
     this.armLiveness();
@@ -177,7 +251,9 @@ export class Channel extends EventTarget {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
+    this.queue = [];
     clearTimeout(this.timers.liveness);
+    clearTimeout(this.timers.flush);
     if (!ws) return;
     ws.onopen = null;
     ws.onclose = null;
