@@ -7,7 +7,10 @@
  * (a WebSocket `ack`, or the answer of the batch upload endpoint).
  *
  * Events (all `CustomEvent`s):
- * `question`, `transcript`, `state`, `connection`, `offline`, `error`, `synced`,
+ * `question` (with its draft and deadline), `waiting` (an answer is given, the next question
+ * comes from the server), `warning` (30 or 10 seconds left), `timeUp` (the time ran out: the
+ * draft was submitted, or the question passed), `transcript`, `state`, `connection`,
+ * `offline`, `error`, `synced`,
  * plus `saved` (an item is durably stored on this device), `acked` (the server has it),
  * `delivered` (a server message with a new `seq`), `answer` (`answer.recorded`), `timeout`,
  * `notApplied` (the server kept a command that changed nothing, e.g. a late skip),
@@ -17,14 +20,18 @@
  * `recording` (local recording started, or uploaded), and for live media (WebRTC, online
  * voice and video interviews only) `media` (the peer's state), `speaking` and `level`.
  *
- * This class is the public entry point and keeps the interview state; the phase changes
- * (start, offline, back online, the end) pass through it. The work is done by
- * session-start.js (start-session, claims, tokens), live-session.js (the channel while
- * online) and offline-engine.js (the interview on this device, and the sync).
+ * This class is the public entry point and keeps the interview state. The interview's flow
+ * (which question is on screen, its draft and time limit, the answers given, and the
+ * online / reconnecting / offline / syncing / ended state) is one InterviewFlow
+ * (interview-flow.js), saved with the rest in IndexedDB; every change of it passes through
+ * here. The work is done by session-start.js (start-session, claims, tokens),
+ * live-session.js (the channel while online) and offline-engine.js (the interview on this
+ * device, and the sync).
  * @module interview-client
  */
 
 import { InterviewApi, uuid } from "./api.js";
+import { InterviewFlow } from "./interview-flow.js";
 import { LiveSession } from "./live-session.js";
 import { OfflineEngine } from "./offline-engine.js";
 import { OfflineStore } from "./offline-store.js";
@@ -37,7 +44,14 @@ import { Uploader } from "./uploader.js";
  * @typedef {import("./offline-store.js").OutboxItem} OutboxItem
  * @typedef {import("./backoff.js").BackoffLimits} BackoffLimits
  * @typedef {import("./media.js").LiveMedia} LiveMedia
+ * @typedef {import("./interview-flow.js").FlowAction} FlowAction
  */
+
+// Typing is saved to IndexedDB at most this often (and when the page is hidden).
+const DRAFT_SAVE_MS = 300;
+// Flow states in which an interview is running (and is picked up again after a reload).
+const RUNNING = new Set(["online", "reconnecting", "offline", "syncing"]);
+const PHASE_OF = { online: "online", reconnecting: "online", offline: "offline", syncing: "offline", ended: "completed" };
 
 /**
  * @typedef {Object} ClientOptions
@@ -70,8 +84,10 @@ export class InterviewClient extends EventTarget {
     this.offlineAfterMs = options.offlineAfterMs ?? 30000;
     this.rateLimitRetries = options.rateLimitRetries ?? 3;
     this.mediaOptions = options.mediaOptions ?? {};
-    /** @type {Object | null} the persisted interview state (see OfflineStore) */
+    /** @type {Object | null} the persisted interview state (see OfflineStore); `flow` is the flow's snapshot */
     this.state = null;
+    /** The interview's flow; its snapshot is saved in `state.flow`. */
+    this.flow = new InterviewFlow();
     this.connection = "idle";
     this.closed = false;
     /** @type {Promise<string> | null} */
@@ -105,18 +121,14 @@ export class InterviewClient extends EventTarget {
     return new InterviewClient({ ...options, store });
   }
 
-  /** @returns {string} idle | starting | online | offline | completed */
+  /** @returns {string} idle | starting | online (or reconnecting) | offline (or syncing) | completed */
   get phase() {
-    return this.state?.phase ?? "idle";
+    return PHASE_OF[this.flow.state] ?? this.flow.state;
   }
 
-  /** @returns {Question | null} */
+  /** @returns {Question | null} the question on screen */
   get currentQuestion() {
-    if (this.state?.phase === "offline") {
-      const { questions, index, finished } = this.state.offline;
-      return finished ? null : questions[index] ?? null;
-    }
-    return this.state?.currentQuestion ?? null;
+    return this.flow.current;
   }
 
   /** @returns {string | null} */
@@ -156,23 +168,22 @@ export class InterviewClient extends EventTarget {
   emitState() {
     this.emit("state", {
       phase: this.phase,
+      flow: this.flow.state,
       status: this.state?.status ?? null,
       sessionId: this.sessionId,
-      finishedOffline: Boolean(this.state?.offline?.finished),
+      finishedOffline: this.phase === "offline" && this.flow.finished,
     });
   }
 
+  /** Show what the flow has on screen: the current question (with its draft), or "waiting". */
   emitQuestion() {
-    const question = this.currentQuestion;
-    if (!question) return;
-    const offline = this.phase === "offline";
-    let deadline = null;
-    if (offline) {
-      deadline = this.offline.deadline(question);
-    } else if (this.state.questionDeadline && this.state.questionDeadlineFor === question.id) {
-      deadline = this.state.questionDeadline;
+    const question = this.flow.current;
+    if (!question) {
+      if (this.flow.waiting) this.emit("waiting", { answered: this.flow.answeredCount });
+      return;
     }
-    this.emit("question", { question, offline, deadline });
+    const draft = this.flow.draftOf(question.id);
+    this.emit("question", { question, offline: this.phase === "offline", deadline: this.flow.deadline, draft });
   }
 
   /**
@@ -200,16 +211,20 @@ export class InterviewClient extends EventTarget {
    */
   async restore() {
     const saved = await this.store.getState(this.applicationId);
-    if (!saved || !["online", "offline"].includes(saved.phase)) {
+    if (!saved?.flow || !RUNNING.has(saved.flow.state)) {
       if (saved) this.state = saved; // keeps the clientSessionId of an unfinished start
       return false;
     }
     this.state = saved;
+    this.flow = new InterviewFlow(saved.flow);
+    // A sync the reload cut short is tried again from offline mode.
+    if (this.flow.state === "syncing") this.flow.go("offline");
     this.emitState();
-    if (saved.phase === "offline") {
+    if (this.phase === "offline") {
       this.offline.resume();
     } else {
       this.emitQuestion();
+      this.armQuestionTimer();
       this.starter.scheduleTokenRefresh();
       this.live.connect();
     }
@@ -254,9 +269,130 @@ export class InterviewClient extends EventTarget {
     this.live.stop();
     this.timers.cancelAll();
     await this.store.clear(this.applicationId);
-    this.state = { applicationId: this.applicationId, phase: "completed", status, sessionId: this.state?.sessionId };
-    this.setConnection("closed");
+    if (this.flow.can("ended")) this.flow.go("ended");
+    this.state = { applicationId: this.applicationId, status, sessionId: this.state?.sessionId };
+    this.setConnection("ended", { status });
     this.emitState();
+  }
+
+  // ----- the flow -----------------------------------------------------------------------
+
+  /** Save the flow with the rest of the state (the draft on screen included). */
+  async saveFlow() {
+    this.timers.cancel("draft");
+    if (!this.state || !RUNNING.has(this.flow.state)) return;
+    this.state.flow = this.flow.snapshot();
+    await this.store.putState(this.state);
+  }
+
+  /**
+   * Record the messages a flow change produced and the flow itself in one transaction, then
+   * show the flow's new question and re-arm its timer.
+   * @param {(FlowAction | null)[]} actions
+   * @returns {Promise<string[]>} the ids of the recorded messages
+   */
+  async commit(actions) {
+    const ids = [];
+    const todo = actions.filter((action) => action !== null);
+    if (todo.length) {
+      this.state.flow = this.flow.snapshot();
+      const items = todo.map(({ type, payload }) => this.outboxItem(type, payload));
+      await this.store.addOutboxWithState(items, this.state);
+      for (const item of items) {
+        ids.push(item.id);
+        await this.afterRecord(item);
+      }
+    } else {
+      await this.saveFlow();
+    }
+    this.emitState();
+    this.emitQuestion();
+    this.armQuestionTimer();
+    if (this.phase === "offline" && this.flow.finished) this.offline.finishedHere();
+    return ids;
+  }
+
+  /** Run the current question's time limit here (online too: the server's runs a little later). */
+  armQuestionTimer() {
+    this.timers.cancel("question-time");
+    this.timers.cancel("question-warning");
+    const question = this.flow.current;
+    if (!question || this.flow.deadline === null || !RUNNING.has(this.flow.state)) return;
+    this.timers.later("question-time", this.flow.deadline - Date.now(), () => {
+      this.timeUp().catch((error) => this.emitError("LOCAL_STORAGE", String(error)));
+    });
+    const warnAt = this.flow.nextWarningAt();
+    if (warnAt !== null) {
+      this.timers.later("question-warning", warnAt - Date.now(), () => {
+        const seconds = this.flow.dueWarning(Date.now());
+        if (seconds !== null) {
+          this.emit("warning", { questionId: question.id, seconds, spoken: this.flow.draftOf(question.id).spoken.length > 0 });
+          this.saveFlow().catch(() => {});
+        }
+        this.armQuestionTimer();
+      });
+    }
+  }
+
+  /** The time is up: the draft is submitted as the answer (or, with none, the question is passed). */
+  async timeUp() {
+    const question = this.flow.current;
+    const action = this.flow.timeUp(Date.now());
+    if (!question || !action) {
+      this.armQuestionTimer();
+      return;
+    }
+    this.emit("timeUp", { questionId: question.id, submitted: action.type === "answer.submit" });
+    await this.commit([action]);
+  }
+
+  /**
+   * The server asks `question` (welcome, `question`, start-session): the flow follows it.
+   * @param {Question} question
+   * @param {number} [remainingSeconds]
+   */
+  async serverAsks(question, remainingSeconds) {
+    const shown = this.flow.currentId;
+    const actions = this.flow.serverAsks(question, Date.now(), remainingSeconds);
+    if (actions.length || shown !== this.flow.currentId) await this.commit(actions);
+    else {
+      await this.saveFlow();
+      this.armQuestionTimer();
+    }
+  }
+
+  /**
+   * The server timed a question out: a draft left on it becomes its answer.
+   * @param {string} questionId
+   */
+  async serverTimedOut(questionId) {
+    const shown = this.flow.currentId;
+    const actions = this.flow.serverTimedOut(questionId, Date.now());
+    if (actions.length || shown !== this.flow.currentId) await this.commit(actions);
+  }
+
+  /**
+   * The candidate typed: the draft is kept in the flow and saved to IndexedDB shortly.
+   * @param {string} text
+   */
+  saveDraft(text) {
+    if (!RUNNING.has(this.flow.state)) return;
+    const question = this.flow.current;
+    if (this.flow.setDraft(text, Date.now()) && question) {
+      this.record("answer.start", { questionId: question.id }).catch(() => {});
+    }
+    this.timers.later("draft", DRAFT_SAVE_MS, () => this.saveFlow().catch(() => {}));
+  }
+
+  /**
+   * Speech of the candidate, part of a question's draft (voice and video interviews).
+   * @param {{questionId?: string | null, text?: string, final?: boolean}} line a transcript line, or none (speech heard)
+   */
+  hearSpeech({ questionId, text, final } = {}) {
+    if (!RUNNING.has(this.flow.state)) return;
+    if (final && text) this.flow.addSpoken(questionId, text);
+    else if (!questionId || questionId === this.flow.currentId) this.flow.heardSpeech();
+    this.timers.later("draft", DRAFT_SAVE_MS, () => this.saveFlow().catch(() => {}));
   }
 
   /** Stop timers and the socket; the saved state stays for a later page load. */
@@ -270,27 +406,37 @@ export class InterviewClient extends EventTarget {
   // ----- what the candidate does --------------------------------------------------
 
   /**
+   * @param {string} type
+   * @param {Object} payload
+   * @returns {OutboxItem}
+   */
+  outboxItem(type, payload) {
+    return { id: uuid(), applicationId: this.applicationId, type, payload, ts: new Date().toISOString() };
+  }
+
+  /**
+   * An item is in the outbox: tell the page, send it when the channel is up.
+   * @param {OutboxItem} item
+   */
+  async afterRecord(item) {
+    const pending = await this.store.countOutbox(this.applicationId);
+    this.emit("saved", { id: item.id, type: item.type, pending, questionId: item.payload.questionId ?? null });
+    if (this.phase === "online") this.live.send(item);
+  }
+
+  /**
    * Store a client message durably, then send it when the channel is up.
    * @param {string} type
    * @param {Object} payload
-   * @param {Object} [newState] state to save in the same transaction
    * @returns {Promise<string>} the message id
    */
-  async record(type, payload, newState) {
-    if (!this.state || !["online", "offline"].includes(this.phase)) {
+  async record(type, payload) {
+    if (!this.state || !RUNNING.has(this.flow.state)) {
       throw new Error("The interview is not running");
     }
-    /** @type {OutboxItem} */
-    const item = { id: uuid(), applicationId: this.applicationId, type, payload, ts: new Date().toISOString() };
-    if (newState) {
-      await this.store.addOutboxWithState(item, newState);
-      this.state = newState;
-    } else {
-      await this.store.addOutbox(item);
-    }
-    const pending = await this.store.countOutbox(this.applicationId);
-    this.emit("saved", { id: item.id, type, pending });
-    if (this.phase === "online") this.live.send(item);
+    const item = this.outboxItem(type, payload);
+    await this.store.addOutbox(item);
+    await this.afterRecord(item);
     return item.id;
   }
 
@@ -305,29 +451,26 @@ export class InterviewClient extends EventTarget {
   }
 
   /**
-   * Submit the answer to the current question (typed text, or what was dictated).
-   * @param {{text?: string, startedAt?: string}} answer
+   * Submit the answer to the current question (typed text, or what was said) and move on.
+   * @param {{text?: string}} [answer] default: the saved draft
    * @returns {Promise<string | null>} the answer id, or null when there is no question
    */
-  async submitAnswer({ text = "", startedAt } = {}) {
-    const question = this.currentQuestion;
-    if (!question) return null;
-    const payload = { questionId: question.id, text: String(text).slice(0, 20000), endedAt: new Date().toISOString() };
-    if (startedAt) payload.startedAt = startedAt;
-    if (this.phase === "offline") return this.offline.step("answer.submit", payload);
-    return this.record("answer.submit", payload);
+  async submitAnswer({ text } = {}) {
+    const action = this.flow.answer(Date.now(), { text });
+    if (!action) return null;
+    const [id] = await this.commit([action]);
+    return id;
   }
 
   /**
-   * Skip the current question (or, offline, record that its time ran out).
+   * Skip the current question.
    * @returns {Promise<string | null>}
    */
   async nextQuestion() {
-    const question = this.currentQuestion;
-    if (!question) return null;
-    const payload = { questionId: question.id };
-    if (this.phase === "offline") return this.offline.step("question.next", payload);
-    return this.record("question.next", payload);
+    const action = this.flow.skip(Date.now());
+    if (!action) return null;
+    const [id] = await this.commit([action]);
+    return id;
   }
 
   /**
@@ -349,7 +492,7 @@ export class InterviewClient extends EventTarget {
   async sendTranscript({ text, final = true, startMs, endMs }) {
     const payload = { text: String(text).slice(0, 20000), final, startMs, endMs };
     const question = this.currentQuestion;
-    if (this.phase === "offline" && question) payload.questionId = question.id;
+    if (question) payload.questionId = question.id;
     const id = await this.record("transcript", payload);
     this.emit("transcript", { ...payload, id, source: "client" });
     return id;
@@ -376,12 +519,15 @@ export class InterviewClient extends EventTarget {
   }
 
   /**
-   * End the interview. Offline, it is completed on the server once everything is uploaded.
+   * End the interview (a draft on screen is submitted first). Offline, it is completed on the
+   * server once everything is uploaded.
    * @returns {Promise<string | null>}
    */
   async end() {
-    if (this.phase === "offline") return this.offline.end();
-    if (this.phase !== "online") return null;
+    if (this.phase !== "online" && this.phase !== "offline") return null;
+    const offline = this.phase === "offline";
+    await this.commit(this.flow.end(Date.now()));
+    if (offline) return this.offline.end();
     return this.record("session.complete", {});
   }
 }

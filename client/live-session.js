@@ -1,8 +1,10 @@
 /**
  * The interview while online, over the realtime channel: the `hello` of every socket,
- * the server's messages (replays dropped by `seq`, acks, questions, state, tokens,
- * errors), the outbox resent after each `welcome`, offline mode when the server stays
- * away too long, and live media on the channel.
+ * the server's messages (one at a time, in order; replays dropped by `seq`; acks,
+ * questions and timeouts handed to the flow, state, tokens, errors), the outbox resent
+ * after each `welcome` (paced under the server's rate limit by the channel), the flow's
+ * online / reconnecting moves, offline mode when the server stays away too long, and live
+ * media on the channel.
  * @module live-session
  */
 
@@ -36,9 +38,15 @@ export class LiveSession {
       backoffInitialMs: client.backoffInitialMs,
       backoffMaxMs: client.backoffMaxMs,
     });
-    this.channel.addEventListener("message", (event) =>
-      this.onMessage(event.detail).catch((error) => client.emitError("CLIENT", String(error))),
-    );
+    /** Ids the server acknowledged on this page: a queued resend of one is dropped. */
+    this.acked = new Set();
+    // Server messages are handled one at a time, in the order they came.
+    this.inbox = Promise.resolve();
+    this.channel.addEventListener("message", (event) => {
+      this.inbox = this.inbox
+        .then(() => this.onMessage(event.detail))
+        .catch((error) => client.emitError("CLIENT", String(error)));
+    });
     this.channel.addEventListener("state", (event) => this.onChannelState(event.detail));
     this.channel.addEventListener("close", (event) => this.onChannelClose(event.detail.code));
   }
@@ -87,6 +95,11 @@ export class LiveSession {
     if (client.phase !== "online") return;
     // The server drops its peer with the socket; the next welcome negotiates a fresh one.
     if (state !== "online") this.media?.suspend();
+    // Without the server the interview goes on here (the flow keeps its question and answers).
+    if ((state === "reconnecting" || state === "offline") && client.flow.state === "online") {
+      client.flow.go("reconnecting");
+      client.emitState();
+    }
     client.setConnection(state, extra);
     // Too long without the server mid-interview: carry on offline.
     if (downSince && Date.now() - downSince >= client.offlineAfterMs && !this.goingOffline) {
@@ -124,9 +137,11 @@ export class LiveSession {
    * @returns {boolean} whether it was sent (the channel is up)
    */
   send(item) {
-    return this.channel.send({ type: item.type, id: item.id, ts: item.ts, ...item.payload });
+    const message = { type: item.type, id: item.id, ts: item.ts, ...item.payload };
+    return this.channel.send(message, { drop: () => this.acked.has(item.id) });
   }
 
+  /** Everything unacknowledged, oldest first, behind the channel's pacing (never a burst over the limit). */
   async resendOutbox() {
     for (const item of await this.client.store.listOutbox(this.client.applicationId)) {
       if (!this.send(item)) return;
@@ -156,11 +171,13 @@ export class LiveSession {
         // Whether the server transcribes speech and speaks the questions in this deployment.
         client.capabilities = message.media || { transcription: false, voice: null };
         client.emit("capabilities", client.capabilities);
-        // The server's current question wins over whatever this page showed before.
+        if (client.flow.state === "reconnecting") client.flow.go("online");
+        // The server's current question and its time left: the flow follows it unless it is ahead.
         if (message.currentQuestion) {
-          this.setQuestion(message.currentQuestion, message.questionRemainingSeconds ?? undefined, true);
+          await client.serverAsks(message.currentQuestion, message.questionRemainingSeconds ?? undefined);
+        } else {
+          await client.saveFlow();
         }
-        await client.store.putState(client.state);
         client.setConnection("online");
         client.emitState();
         client.emitQuestion();
@@ -168,13 +185,15 @@ export class LiveSession {
         this.startMedia();
         break;
       case "question":
-        if (this.setQuestion(message, message.timeLimitSeconds)) client.emitQuestion();
+        await client.serverAsks(questionOf(message));
         break;
       case "question.timeout":
         client.emit("timeout", { questionId: message.questionId, number: message.number });
+        await client.serverTimedOut(message.questionId);
         break;
       case "transcript.final":
       case "transcript.partial":
+        client.hearSpeech({ questionId: message.questionId, text: message.text, final: message.type === "transcript.final" });
         client.emit("transcript", { ...message, final: message.type === "transcript.final", source: "server" });
         break;
       case "answer.recorded":
@@ -184,8 +203,11 @@ export class LiveSession {
         await this.media?.acceptAnswer(message.sdp);
         break;
       case "user.speaking.start":
+        client.hearSpeech();
+        client.emit("speaking", { speaking: true, level: message.level });
+        break;
       case "user.speaking.stop":
-        client.emit("speaking", { speaking: message.type === "user.speaking.start", level: message.level });
+        client.emit("speaking", { speaking: false, level: message.level });
         break;
       case "audio.level":
         client.emit("level", { level: message.level });
@@ -203,6 +225,7 @@ export class LiveSession {
         break;
       case "ack":
         if (Array.isArray(message.ids) && message.ids.length) {
+          for (const id of message.ids) this.acked.add(id);
           await client.store.removeOutbox(message.ids);
           client.emit("acked", { ids: message.ids, pending: await client.store.countOutbox(client.applicationId) });
         }
@@ -217,36 +240,6 @@ export class LiveSession {
     }
   }
 
-  /**
-   * Keep the newest question; replays of older ones are ignored.
-   * @param {Object} message
-   * @param {number | undefined} remainingSeconds
-   * @param {boolean} [force] take it even if it is older than the current one
-   * @returns {boolean} whether the current question changed
-   */
-  setQuestion(message, remainingSeconds, force = false) {
-    const state = this.client.state;
-    const question = {
-      number: message.number,
-      total: message.total,
-      id: message.id,
-      text: message.text,
-      category: message.category,
-      difficulty: message.difficulty,
-      timeLimitSeconds: message.timeLimitSeconds,
-    };
-    const current = state.currentQuestion;
-    if (!force && current && current.number > question.number) return false;
-    const changed = !current || current.id !== question.id;
-    state.currentQuestion = question;
-    if (changed || typeof remainingSeconds === "number") {
-      const seconds = typeof remainingSeconds === "number" ? remainingSeconds : question.timeLimitSeconds;
-      state.questionDeadline = Date.now() + seconds * 1000;
-      state.questionDeadlineFor = question.id;
-    }
-    return changed;
-  }
-
   /** @param {Object} message a server `error` */
   async onServerError(message) {
     if (this.media?.ownsError(message)) {
@@ -255,6 +248,14 @@ export class LiveSession {
       return;
     }
     const code = message.code || "ERROR";
+    if (code === "RATE_LIMITED") {
+      // Over the limit (the pacing should prevent it): wait, then send the refused message again.
+      this.channel.holdOff(message.details?.retryAfterMs ?? 1000);
+      const items = await this.client.store.listOutbox(this.client.applicationId);
+      const refused = items.find((item) => item.id === message.id);
+      if (refused) this.send(refused);
+      return;
+    }
     if (message.details?.stored) {
       // Kept on the server (and acked) but it changed nothing, e.g. the question had already
       // timed out: nothing is lost, so this is a notice, not an error.
@@ -303,6 +304,15 @@ export class LiveSession {
     this.media = null;
     media?.close();
   }
+}
+
+/**
+ * A `question` message as the flow keeps it.
+ * @param {Object} message
+ */
+function questionOf(message) {
+  const { number, total, id, text, category, difficulty, timeLimitSeconds } = message;
+  return { number, total, id, text, category, difficulty, timeLimitSeconds };
 }
 
 /**

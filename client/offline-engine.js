@@ -1,8 +1,9 @@
 /**
  * Offline mode: the interview runs on this device from the cached question pack (or
- * the built-in set), each question's time limit kept here, a voice or video interview
- * recorded locally; when the server is back everything goes up through the uploader,
- * then the session is completed or the interview carries on online.
+ * the built-in set), carrying on from the flow's current question with its draft and the
+ * answers already given; a voice or video interview is recorded locally. When the server
+ * is back everything goes up through the uploader (the flow is `syncing`), then the
+ * session is completed or the interview carries on online.
  * @module offline-engine
  */
 
@@ -50,69 +51,44 @@ export class OfflineEngine {
   }
 
   /**
-   * Run the interview locally from the cached pack (or the built-in set).
+   * Run the interview locally from the cached pack (or the built-in set), from where the flow is.
    * @param {{reason: string, status?: number | null}} cause
    */
   async enter(cause) {
     const client = this.client;
+    const flow = client.flow;
     const pack = await client.store.getPack(client.applicationId);
-    const online = client.phase === "online";
-    let questions;
-    let source;
-    let index = 0;
-    if (pack?.questions?.length) {
-      questions = pack.questions;
-      source = "pack";
-    } else {
-      questions = online && client.state.currentQuestion ? [client.state.currentQuestion] : fallbackQuestions();
-      source = online ? "session" : "fallback";
-    }
-    let finished = false;
-    if (online) {
-      // Mid-interview: carry on from the question the server asked last.
-      const current = client.state.currentQuestion;
-      const at = current ? questions.findIndex((q) => q.id === current.id) : -1;
-      index = at >= 0 ? at : Math.min(questions.length, Math.max(0, (current?.number ?? 1) - 1));
-      finished = TERMINAL_STATUSES.has(client.state.status) || index >= questions.length;
-    }
+    const during = flow.state === "starting" ? "start" : "interview";
+    const now = Date.now();
+    if (pack?.questions?.length) flow.useQuestions(pack.questions, "pack", now);
+    else if (!flow.questions.length) flow.useQuestions(fallbackQuestions(), "fallback", now);
+    if (TERMINAL_STATUSES.has(client.state.status)) flow.end(now);
+    const source = flow.source;
     client.live.stop();
-    const state = {
+    flow.go("offline");
+    client.state = {
       ...client.state,
-      phase: "offline",
-      offline: {
-        questions,
-        index,
-        finished,
-        source,
-        reason: cause.reason,
-        mode: pack?.interview?.mode || "voice",
-        questionStartedAt: new Date().toISOString(),
-      },
+      offline: { source, reason: cause.reason, mode: pack?.interview?.mode || client.state.media?.mode || "voice" },
     };
-    await client.store.putState(state);
-    client.state = state;
-    // Control messages cannot be uploaded in a batch; their effect is kept in the state.
-    for (const item of await client.store.listOutbox(client.applicationId)) {
-      if (!BATCHABLE.has(item.type)) {
-        if (item.type === "session.complete") client.state.offline.finished = true;
-        await client.store.removeOutbox([item.id]);
-      }
-    }
-    await client.store.putState(client.state);
+    // Control messages cannot be uploaded in a batch; their effect is kept in the flow.
+    const control = (await client.store.listOutbox(client.applicationId)).filter((item) => !BATCHABLE.has(item.type));
+    if (control.some((item) => item.type === "session.complete")) flow.end(now);
+    await client.store.removeOutbox(control.map((item) => item.id));
+    await client.saveFlow();
     await client.record("event", {
       name: "interview.session.api_failed",
-      payload: { reason: cause.reason, status: cause.status ?? null, during: online ? "interview" : "start" },
+      payload: { reason: cause.reason, status: cause.status ?? null, during },
     });
     await client.record("event", {
       name: "interview.session.offline_mode",
-      payload: { questionSource: source, questionCount: questions.length },
+      payload: { questionSource: source, questionCount: flow.questions.length },
     });
     client.setConnection("offline", { reason: cause.reason });
     client.emit("offline", { reason: cause.reason, source, restored: false });
     client.emitState();
     client.emitQuestion();
-    this.armTimer();
-    if (!finished) this.startRecording();
+    client.armQuestionTimer();
+    if (!flow.finished) this.startRecording();
     this.scheduleSync();
   }
 
@@ -123,8 +99,8 @@ export class OfflineEngine {
     client.setConnection("offline", { reason: offline.reason });
     client.emit("offline", { reason: offline.reason, source: offline.source, restored: true });
     client.emitQuestion();
-    this.armTimer();
-    if (!offline.finished) this.startRecording();
+    client.armQuestionTimer();
+    if (!client.flow.finished) this.startRecording();
     this.scheduleSync(0);
   }
 
@@ -136,79 +112,20 @@ export class OfflineEngine {
     });
   }
 
-  /**
-   * Record an answer or a skip, and move to the next question in the same transaction.
-   * @param {string} type answer.submit | question.next
-   * @param {Object} payload
-   * @returns {Promise<string>} the message id
-   */
-  async step(type, payload) {
-    const id = await this.client.record(type, payload, this.advancedState());
-    this.afterStep();
-    return id;
-  }
-
-  /** @returns {Object} the state after moving past the current offline question */
-  advancedState() {
-    const state = this.client.state;
-    const offline = state.offline;
-    const index = offline.index + 1;
-    return {
-      ...state,
-      offline: {
-        ...offline,
-        index,
-        finished: index >= offline.questions.length,
-        questionStartedAt: new Date().toISOString(),
-      },
-    };
-  }
-
-  /** After a step: show the next question or the end, and keep syncing. */
-  afterStep() {
-    const client = this.client;
-    client.emitState();
-    client.emitQuestion();
-    this.armTimer();
-    if (client.state.offline.finished) {
-      this.recorder.stop().finally(() => this.scheduleSync(0));
-    }
+  /** The last question is behind the candidate: the recording ends, and everything goes up. */
+  finishedHere() {
+    this.recorder.stop().finally(() => this.scheduleSync(0));
   }
 
   /**
-   * @param {Question} question the current offline question
-   * @returns {number} when its time runs out (ms since the epoch)
-   */
-  deadline(question) {
-    return Date.parse(this.client.state.offline.questionStartedAt) + question.timeLimitSeconds * 1000;
-  }
-
-  /** Offline, the client keeps each question's time limit itself. */
-  armTimer() {
-    const client = this.client;
-    client.timers.cancel("offline-question");
-    if (client.phase !== "offline" || client.state.offline.finished) {
-      if (client.phase === "offline") client.emitState();
-      return;
-    }
-    const question = client.currentQuestion;
-    client.timers.later("offline-question", this.deadline(question) - Date.now(), () => {
-      if (client.phase === "offline" && client.currentQuestion?.id === question.id) {
-        client.nextQuestion().catch((error) => client.emitError("LOCAL_STORAGE", String(error)));
-      }
-    });
-  }
-
-  /**
-   * The candidate ended the interview offline: it is completed once everything is uploaded.
+   * The candidate ended the interview offline (the flow is finished): it is completed once
+   * everything is uploaded.
    * @returns {Promise<null>}
    */
   async end() {
     const client = this.client;
-    const state = { ...client.state, offline: { ...client.state.offline, finished: true } };
-    await client.store.putState(state);
-    client.state = state;
-    client.timers.cancel("offline-question");
+    client.timers.cancel("question-time");
+    await client.saveFlow();
     client.emitState();
     await this.recorder.stop();
     this.scheduleSync(0);
@@ -232,6 +149,7 @@ export class OfflineEngine {
       await this.sync();
       this.syncAttempt = 0;
     } catch (error) {
+      if (client.flow.state === "syncing") client.flow.go("offline");
       if (error instanceof SyncError && error.fatal) {
         client.emitError(error.code, error.message, true);
         return;
@@ -247,6 +165,7 @@ export class OfflineEngine {
   /** Claim the session (same clientSessionId), upload the outbox, complete if finished. */
   async sync() {
     const client = this.client;
+    client.flow.go("syncing");
     client.setConnection("syncing");
     if (!client.state.sessionId || !client.state.token || client.starter.tokenExpiring()) {
       await client.starter.claim();
@@ -256,17 +175,19 @@ export class OfflineEngine {
     await this.recorder.stop();
     await client.uploader.recording();
     const sessionId = client.state.sessionId;
-    if (client.state.offline.finished) {
+    if (client.flow.finished) {
+      await client.uploader.outbox(); // the last answer may have been given while the rest went up
       await client.uploader.complete();
       await client.finish("completed");
       client.emit("synced", { sessionId, ...totals });
       return;
     }
-    const state = { ...client.state, phase: "online", lastSeq: 0, currentQuestion: client.currentQuestion };
+    // Online again from where the flow is; the replay from seq 0 lets the server's questions catch up.
+    client.flow.go("online");
+    const state = { ...client.state, lastSeq: 0, flow: client.flow.snapshot() };
     delete state.offline;
     await client.store.putState(state);
     client.state = state;
-    client.timers.cancel("offline-question");
     client.emit("synced", { sessionId, ...totals });
     client.emitState();
     client.live.connect();

@@ -127,16 +127,18 @@ export class OfflineStore {
   }
 
   /**
-   * Add a message to the outbox and save the state in one transaction, so a
-   * reload never sees the answer without the progress it made, or the reverse.
-   * @param {OutboxItem} item
+   * Add messages to the outbox and save the state in one transaction, so a reload
+   * never sees an answer without the progress it made, or the reverse.
+   * @param {OutboxItem[]} items
    * @param {Object} state
    */
-  async addOutboxWithState(item, state) {
+  async addOutboxWithState(items, state) {
     await this.transaction(["outbox", "state"], "readwrite", async (tx) => {
       const store = tx.objectStore("outbox");
-      const existing = await done(store.index("byId").getKey(item.id));
-      if (existing === undefined) store.add({ ...item });
+      for (const item of items) {
+        const existing = await done(store.index("byId").getKey(item.id));
+        if (existing === undefined) store.add({ ...item });
+      }
       tx.objectStore("state").put({ ...state, updatedAt: new Date().toISOString() });
     });
   }

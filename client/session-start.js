@@ -7,6 +7,7 @@
 
 import { TERMINAL_STATUSES, retryAfterMs, unreachable, uuid } from "./api.js";
 import { backoff } from "./backoff.js";
+import { InterviewFlow } from "./interview-flow.js";
 import { SyncError } from "./uploader.js";
 
 /**
@@ -20,8 +21,18 @@ const TOKEN_MARGIN_MS = 60_000;
 const CLAIM_REFUSALS = {
   INVALID_APPLICATION: "Application not found. Your answers are kept on this device.",
   ALREADY_COMPLETED: "This interview was already submitted from elsewhere. Your answers are kept on this device.",
-  UNAUTHORIZED: "Your access link has expired. Open the interview link again to upload your answers.",
 };
+
+/**
+ * What a 401 says to the candidate: an expired link and an invalid one need different next steps.
+ * @param {ApiResponse} response
+ * @returns {string}
+ */
+export function tokenProblem(response) {
+  return response.body?.details?.reason === "expired"
+    ? "Your access link has expired. Ask the recruiter for a new interview link."
+    : "This access link is not valid. Open the full link from your invitation again.";
+}
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,8 +65,7 @@ function refusal(response) {
     return { outcome: "already_completed", code, message: "Interview already submitted." };
   }
   if (response.status === 401) {
-    const message = "Your access link has expired. Open the interview link again.";
-    return { outcome: "unauthorized", code: "UNAUTHORIZED", message };
+    return { outcome: "unauthorized", code: "UNAUTHORIZED", message: tokenProblem(response) };
   }
   const message = response.body?.error || "The interview could not be started.";
   return { outcome: "failed", code: code || `HTTP_${response.status}`, message };
@@ -94,12 +104,14 @@ export class SessionStarter {
       client.emitError("UNAUTHORIZED", "An access token is needed to start the interview.", true);
       return "unauthorized";
     }
+    client.flow = new InterviewFlow();
+    client.flow.go("starting");
     client.state = {
       applicationId: client.applicationId,
       clientSessionId: client.state?.clientSessionId || uuid(),
-      phase: "starting",
       lastSeq: 0,
       media: { ...client.mediaPreferences },
+      flow: client.flow.snapshot(),
     };
     await client.store.putState(client.state);
     client.setConnection("connecting");
@@ -120,6 +132,7 @@ export class SessionStarter {
     // Nothing was created: forget the attempt so the page can be used again later.
     await client.store.clear(client.applicationId);
     client.state = null;
+    client.flow.go("idle");
     client.setConnection("idle");
     return outcome;
   }
@@ -156,23 +169,25 @@ export class SessionStarter {
    */
   async started(body) {
     const client = this.client;
-    const question = body.currentQuestion || null;
-    client.state = {
-      ...client.state,
-      phase: "online",
-      ...sessionFields(body),
-      currentQuestion: question,
-      questionDeadline: question ? Date.now() + question.timeLimitSeconds * 1000 : null,
-      questionDeadlineFor: question?.id ?? null,
-      lastSeq: 0,
-    };
-    await client.store.putState(client.state);
-    client.emitState();
+    const flow = client.flow;
+    client.state = { ...client.state, ...sessionFields(body), lastSeq: 0 };
     if (TERMINAL_STATUSES.has(body.status)) {
       await client.finish(body.status);
       return;
     }
+    const question = body.currentQuestion || null;
+    const now = Date.now();
+    // The offline pack holds the questions the server will ask, so an answer moves on at once.
+    const pack = await client.store.getPack(client.applicationId);
+    const matches = pack?.questions?.some((q) => q.id === question?.id && q.number === question?.number);
+    flow.useQuestions(matches ? pack.questions : question ? [question] : [], matches ? "pack" : "session", now);
+    if (question) flow.serverAsks(question, now);
+    flow.go("online");
+    client.state.flow = flow.snapshot();
+    await client.store.putState(client.state);
+    client.emitState();
     client.emitQuestion();
+    client.armQuestionTimer();
     await client.record("event", { name: "interview.session.started", payload: { resumed: Boolean(body.resumed) } });
     const consent = client.state.media?.consent;
     if (typeof consent === "boolean") {
@@ -203,9 +218,9 @@ export class SessionStarter {
       throw new SyncError("RATE_LIMITED", "Too many attempts", { retryAfterMs: retryAfterMs(response) });
     }
     const code = response.body?.code || `HTTP_${response.status}`;
-    throw new SyncError(code, CLAIM_REFUSALS[code] || response.body?.error || "The session could not be claimed", {
-      fatal: true,
-    });
+    const kept = " Your answers are kept on this device.";
+    const message = response.status === 401 ? tokenProblem(response) + kept : CLAIM_REFUSALS[code];
+    throw new SyncError(code, message || response.body?.error || "The session could not be claimed", { fatal: true });
   }
 
   /** @returns {number} when the session token expires; NaN when there is none */

@@ -92,7 +92,8 @@ async def wait_question_changes(page: Page, previous_id: str) -> None:
     await page.wait_for_function(
         "(previous) => { const q = window.interview.client.currentQuestion; "
         "return window.interview.client.phase !== 'online' && window.interview.client.phase !== 'offline' "
-        "|| (q && q.id !== previous) || (window.interview.client.state?.offline?.finished === true); }",
+        "|| (q && q.id !== previous) || window.interview.client.flow.finished "
+        "|| window.interview.client.flow.waiting; }",
         arg=previous_id,
     )
 
@@ -136,6 +137,10 @@ class Store:
 
     async def application(self, application_id: str) -> dict[str, Any] | None:
         return await self._db.applications.find_one({"_id": application_id})
+
+    async def abandon(self, session_id: str) -> None:
+        """End a session as the abandon sweeper would (test set-up, in the real store)."""
+        await self._db.interviewSessions.update_one({"sessionId": session_id}, {"$set": {"status": "abandoned"}})
 
     async def wait_for_status(self, session_id: str, status: str, within: float = 30.0) -> dict[str, Any]:
         """Poll until the session reaches `status` (the browser finishes asynchronously)."""
