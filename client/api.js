@@ -134,6 +134,15 @@ export class InterviewApi {
   }
 
   /**
+   * GET /api/interview/link-status: not found, completed, open or in progress (a 401 says invalid or expired).
+   * @param {{userToken: string, applicationId: string, timeoutMs: number}} args
+   */
+  linkStatus({ userToken, applicationId, timeoutMs }) {
+    const path = `/api/interview/link-status?applicationId=${encodeURIComponent(applicationId)}`;
+    return this.request("GET", path, { token: userToken, timeoutMs });
+  }
+
+  /**
    * @param {string} sessionId
    * @param {string} action
    */

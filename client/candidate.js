@@ -1,7 +1,11 @@
 /**
- * The candidate page: device check, recording consent, start, questions with a
- * countdown, the live transcript with a speaking indicator and level meter, the
+ * The candidate page: what the link leads to (before any setup), device check, recording
+ * consent, start, questions with a countdown and time warnings, the draft kept as the
+ * candidate types, the live transcript with a speaking indicator and level meter, the
  * connection indicator, offline mode and the completion screen.
+ *
+ * The interview itself (which question, its draft, the answers given, the connection
+ * state) is the client's InterviewFlow; this module renders it and wires the controls.
  *
  * The hiring platform opens `/interview/{applicationId}#token=<user token>`. The
  * fragment never reaches the server; this script moves the token to sessionStorage
@@ -9,19 +13,25 @@
  * @module candidate
  */
 
+import { DeviceCheck } from "./device-check.js";
 import { InterviewClient } from "./interview-client.js";
+import { LINK_MESSAGES, readLink } from "./link-state.js";
 import { PageVoice } from "./voice.js";
+import { plural } from "./wording.js";
 
 const TOKEN_KEY = "interview.userToken";
 // Keep in step with service-worker.js, which drops every other cache.
-const CACHE_NAME = "interview-shell-v3";
+const CACHE_NAME = "interview-shell-v4";
 const SHELL = [
   "/client/api.js",
   "/client/backoff.js",
   "/client/candidate.css",
   "/client/candidate.js",
   "/client/channel.js",
+  "/client/device-check.js",
   "/client/interview-client.js",
+  "/client/interview-flow.js",
+  "/client/link-state.js",
   "/client/live-session.js",
   "/client/offline-engine.js",
   "/client/offline-store.js",
@@ -32,6 +42,7 @@ const SHELL = [
   "/client/timers.js",
   "/client/uploader.js",
   "/client/voice.js",
+  "/client/wording.js",
 ];
 // Transcript lines kept on screen per question (the server keeps them all).
 const MAX_TRANSCRIPT_LINES = 200;
@@ -49,6 +60,8 @@ const CONNECTION_TEXT = {
   offline: "Offline",
   syncing: "Uploading…",
   closed: "Disconnected",
+  submitted: "Submitted",
+  ended: "Ended",
 };
 
 /** @param {string} id */
@@ -56,16 +69,25 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const ui = {
   jobTitle: $("job-title"),
+  headerProgress: $("header-progress"),
+  headerQuestion: $("header-question"),
+  headerTimer: $("header-timer"),
   connection: $("connection"),
   connectionText: $("connection-text"),
   banner: $("offline-banner"),
   bannerDetail: $("offline-detail"),
   message: $("message"),
+  linkState: $("link-state"),
+  linkHeading: $("link-heading"),
+  linkText: $("link-text"),
+  linkNext: $("link-next"),
   tokenSection: $("token-section"),
   tokenForm: /** @type {HTMLFormElement} */ ($("token-form")),
   tokenInput: /** @type {HTMLInputElement} */ ($("token-input")),
   setup: $("setup"),
   setupSummary: $("setup-summary"),
+  deviceBlock: $("device-check-block"),
+  deviceHeading: $("device-heading"),
   deviceStatus: $("device-status"),
   micLevel: /** @type {HTMLMeterElement} */ ($("mic-level")),
   cameraPreview: /** @type {HTMLVideoElement} */ ($("camera-preview")),
@@ -80,6 +102,8 @@ const ui = {
   answerForm: /** @type {HTMLFormElement} */ ($("answer-form")),
   answer: /** @type {HTMLTextAreaElement} */ ($("answer")),
   answerHint: $("answer-hint"),
+  draftHint: $("draft-hint"),
+  timeWarning: $("time-warning"),
   voiceStatus: $("voice-status"),
   voiceText: $("voice-text"),
   repeat: /** @type {HTMLButtonElement} */ ($("repeat")),
@@ -90,6 +114,7 @@ const ui = {
   saveStatus: $("save-status"),
   submit: /** @type {HTMLButtonElement} */ ($("submit-answer")),
   skip: /** @type {HTMLButtonElement} */ ($("skip")),
+  transcriptCard: $("transcript-card"),
   transcript: $("transcript"),
   transcriptPartial: $("transcript-partial"),
   transcriptHint: $("transcript-hint"),
@@ -107,27 +132,30 @@ const ui = {
   doneText: $("done-text"),
 };
 
-/** Page-level state that is not the interview's (that lives in the client). */
+/** Page-level state that is not the interview's (that lives in the client's flow). */
 const page = {
   /** @type {InterviewClient | null} */
   client: null,
-  questionId: /** @type {string | null} */ (null),
-  answerStartedAt: /** @type {string | null} */ (null),
+  /** @type {{id: string, number: number} | null} the question on screen */
+  question: null,
   deadline: /** @type {number | null} */ (null),
   mode: "voice",
   record: false,
   packReady: false,
-  answersSaved: 0,
   shellReady: false,
-  /** @type {MediaStream | null} */
-  stream: null,
-  /** The candidate spoke (or a transcript line came) since the current question was shown. */
-  heardSpeech: false,
+  /** @type {{id: string, number: number} | null} the last answer sent, for its "saved" notice */
+  lastAnswer: null,
   busy: false,
   /** The server transcribes speech in this deployment (false: spoken answers must be typed). */
   transcribes: true,
   /** @type {PageVoice | null} */
   voice: null,
+  devices: new DeviceCheck({
+    button: /** @type {HTMLButtonElement} */ ($("device-check")),
+    status: $("device-status"),
+    level: /** @type {HTMLMeterElement} */ ($("mic-level")),
+    preview: /** @type {HTMLVideoElement} */ ($("camera-preview")),
+  }),
 };
 
 /** Voice and video interviews take spoken answers, unless speech is not transcribed here. */
@@ -156,14 +184,18 @@ function applicationIdFromPath() {
 // ----- rendering ----------------------------------------------------------------
 
 /**
- * Show exactly one of the main sections.
- * @param {"token" | "setup" | "interview" | "done" | null} name
+ * Show exactly one of the main sections (the token form may join the link state).
+ * @param {"token" | "setup" | "interview" | "done" | "link" | null} name
+ * @param {{withToken?: boolean}} [options]
  */
-function show(name) {
-  ui.tokenSection.hidden = name !== "token";
+function show(name, { withToken = false } = {}) {
+  ui.linkState.hidden = name !== "link";
+  ui.tokenSection.hidden = name !== "token" && !withToken;
   ui.setup.hidden = name !== "setup";
   ui.interview.hidden = name !== "interview";
   ui.done.hidden = name !== "done";
+  ui.headerProgress.hidden = name !== "interview";
+  document.documentElement.dataset.screen = name ?? "none";
 }
 
 /**
@@ -184,31 +216,37 @@ function renderConnection(state) {
 
 /** @param {number | null} deadline */
 function renderCountdown(deadline) {
-  if (!deadline) {
-    ui.countdown.textContent = "--:--";
-    ui.countdown.classList.remove("low");
-    return;
+  for (const timer of [ui.countdown, ui.headerTimer]) {
+    if (!deadline) {
+      timer.textContent = "--:--";
+      timer.classList.remove("low");
+      continue;
+    }
+    const seconds = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    const minutes = Math.floor(seconds / 60);
+    timer.textContent = `${String(minutes).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
+    timer.classList.toggle("low", seconds <= 30);
   }
-  const seconds = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-  const minutes = Math.floor(seconds / 60);
-  ui.countdown.textContent = `${String(minutes).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
-  ui.countdown.classList.toggle("low", seconds <= 30);
 }
 
-/** @param {{question: Object, offline: boolean, deadline: number | null}} detail */
-function renderQuestion({ question, offline, deadline }) {
+/** @param {{question: Object, offline: boolean, deadline: number | null, draft: Object}} detail */
+function renderQuestion({ question, offline, deadline, draft }) {
   show("interview");
   ui.questionNumber.textContent = `Question ${question.number} of ${question.total}`;
+  ui.headerQuestion.textContent = `${question.number}/${question.total}`;
   if (page.voice) page.voice.show(question, offline);
   else ui.questionText.textContent = question.text;
   page.deadline = deadline;
   renderCountdown(deadline);
-  if (page.questionId !== question.id) {
-    const first = page.questionId === null;
-    page.questionId = question.id;
-    page.answerStartedAt = null;
-    page.heardSpeech = false;
-    ui.answer.value = "";
+  ui.answerForm.hidden = false;
+  if (page.question?.id !== question.id) {
+    const first = page.question === null;
+    page.question = { id: question.id, number: question.number };
+    // The draft of this question, as it was saved (after a reload, or coming back online).
+    ui.answer.value = draft?.text ?? "";
+    ui.timeWarning.textContent = "";
+    // A notice about an earlier answer is fine; one about "everything" under an empty question is not.
+    if (!page.lastAnswer) ui.saveStatus.textContent = "";
     ui.transcript.replaceChildren();
     ui.transcriptPartial.textContent = "";
     // The hint promises a live transcript; not while the notice says there is none.
@@ -217,6 +255,19 @@ function renderQuestion({ question, offline, deadline }) {
     // Move focus to the new question so keyboard and screen reader users follow along.
     if (!first || document.activeElement === document.body) ui.questionText.focus();
   }
+  renderAnswerControls();
+}
+
+/** The answer is given; the next question comes from the server when the connection is back. */
+function renderWaiting() {
+  show("interview");
+  page.question = null;
+  page.deadline = null;
+  renderCountdown(null);
+  ui.questionNumber.textContent = "Answer saved";
+  ui.headerQuestion.textContent = "";
+  ui.questionText.textContent = "The next question appears as soon as the connection is back.";
+  ui.answerForm.hidden = true;
 }
 
 /**
@@ -242,10 +293,7 @@ function renderMedia(state) {
 function renderSpeaking(speaking) {
   ui.speaking.dataset.speaking = String(speaking);
   ui.speakingText.textContent = speaking ? "Speaking" : "Listening";
-  if (speaking && !page.heardSpeech) {
-    page.heardSpeech = true;
-    renderAnswerControls();
-  }
+  renderAnswerControls();
 }
 
 /** Video interviews: a small mirrored preview of the candidate's camera during the questions. */
@@ -273,8 +321,23 @@ function renderAnswerControls() {
   ui.submit.textContent = spoken ? "I'm done" : "Submit answer";
   ui.answer.required = !spoken;
   ui.answerHint.hidden = !spoken;
-  const hasAnswer = ui.answer.value.trim().length > 0 || (spoken && page.heardSpeech);
+  ui.draftHint.textContent = spoken
+    ? "If the time runs out, what you have said and typed so far is submitted as your answer."
+    : "Your answer is kept on this device as you type. If the time runs out, what you have written is submitted.";
+  const flow = page.client?.flow;
+  const questionId = page.question?.id;
+  const heard = Boolean(spoken && flow && questionId && flow.hasDraft(questionId));
+  const hasAnswer = ui.answer.value.trim().length > 0 || heard;
   ui.submit.disabled = Boolean(page.busy) || (spoken && !hasAnswer);
+}
+
+/**
+ * @param {number} seconds 30 or 10
+ * @returns {string}
+ */
+function warningText(seconds) {
+  const what = spokenAnswers() ? "what you have said and typed" : "what you have written";
+  return `${seconds} seconds left for this question. When the time is up, ${what} so far is submitted as your answer.`;
 }
 
 /**
@@ -288,6 +351,38 @@ function renderDone(heading, text) {
   ui.doneHeading.focus();
 }
 
+/**
+ * A link that ends here (not found, submitted, invalid or expired token): its message and next step.
+ * @param {"not_found" | "completed" | "expired" | "invalid"} kind
+ */
+function renderLink(kind) {
+  const message = LINK_MESSAGES[kind];
+  show("link", { withToken: kind === "expired" || kind === "invalid" });
+  document.documentElement.dataset.link = kind;
+  ui.linkHeading.textContent = message.heading;
+  ui.linkText.textContent = message.text;
+  ui.linkNext.textContent = message.next;
+  if (kind === "completed") renderConnection("submitted");
+  ui.linkHeading.focus();
+}
+
+/**
+ * Interview mode wording: a text interview has no microphone check, camera or live transcript.
+ * @param {string} mode voice | video | text
+ */
+function applyMode(mode) {
+  page.mode = mode;
+  document.documentElement.dataset.interviewMode = mode;
+  page.voice?.setMode(mode);
+  ui.deviceBlock.hidden = mode === "text";
+  ui.transcriptCard.hidden = mode === "text";
+  const video = mode === "video";
+  ui.deviceHeading.textContent = video ? "Check your microphone and camera" : "Check your microphone";
+  ui.deviceCheck.textContent = video ? "Check microphone and camera" : "Check microphone";
+  ui.consentBlock.hidden = !page.record || mode === "text";
+  renderAnswerControls();
+}
+
 /** The test suite and people waiting to go offline can see when the page could be reloaded offline. */
 function markOfflineReady() {
   if (page.packReady && page.shellReady) document.documentElement.dataset.offlineReady = "true";
@@ -298,7 +393,22 @@ function markOfflineReady() {
 /** @param {InterviewClient} client */
 function wire(client) {
   client.addEventListener("question", (event) => renderQuestion(event.detail));
-  client.addEventListener("connection", (event) => renderConnection(event.detail.state));
+  client.addEventListener("waiting", () => renderWaiting());
+  client.addEventListener("connection", (event) => {
+    const { state, status } = event.detail;
+    renderConnection(state === "ended" ? (status === "completed" ? "submitted" : "ended") : state);
+  });
+  client.addEventListener("warning", (event) => {
+    ui.timeWarning.textContent = warningText(event.detail.seconds);
+    ui.timeWarning.dataset.seconds = String(event.detail.seconds);
+  });
+  client.addEventListener("timeUp", (event) => {
+    const number = client.flow.questions.find((q) => q.id === event.detail.questionId)?.number;
+    ui.timeWarning.dataset.seconds = "0";
+    ui.timeWarning.textContent = event.detail.submitted
+      ? `Time is up for question ${number}: what you had so far was submitted as your answer.`
+      : `Time is up for question ${number}.`;
+  });
   client.addEventListener("offline", (event) => {
     ui.banner.hidden = false;
     const source = event.detail.source === "fallback" ? " The questions come from a standard set." : "";
@@ -311,16 +421,16 @@ function wire(client) {
     document.documentElement.dataset.mode = "online";
     document.documentElement.dataset.synced = "true";
     const { accepted, duplicates } = event.detail;
-    showMessage(`Back online: ${accepted + duplicates} saved item(s) uploaded.`, "info");
+    showMessage(`Back online: ${plural(accepted + duplicates, "saved item")} uploaded.`, "info");
   });
   client.addEventListener("state", (event) => {
-    const { phase, status, finishedOffline } = event.detail;
+    const { phase, flow, status, finishedOffline } = event.detail;
     document.documentElement.dataset.phase = phase;
+    document.documentElement.dataset.flow = flow;
     if (phase === "completed") {
       ui.banner.hidden = true;
       renderDone("Thank you", "Your interview has been submitted.");
-      renderConnection("closed");
-      stopDevices();
+      page.devices.stop();
       page.voice?.stop();
       ui.selfViewBox.hidden = true;
     } else if (phase === "offline" && finishedOffline) {
@@ -334,21 +444,24 @@ function wire(client) {
   });
   client.addEventListener("saved", (event) => {
     if (event.detail.type !== "answer.submit") return;
-    page.answersSaved += 1;
-    ui.saveStatus.textContent = "Answer saved on this device.";
+    const number = client.flow.questions.find((q) => q.id === event.detail.questionId)?.number ?? 0;
+    page.lastAnswer = { id: event.detail.id, number };
+    ui.saveStatus.textContent =
+      client.connection === "online"
+        ? `Sending your answer to question ${number}…`
+        : "Answer saved on this device. It will be sent to the server when the connection is back.";
   });
   client.addEventListener("acked", (event) => {
-    if (event.detail.pending === 0 && page.answersSaved) ui.saveStatus.textContent = "Everything is saved on the server.";
+    const last = page.lastAnswer;
+    if (last && event.detail.ids.includes(last.id)) {
+      ui.saveStatus.textContent = `Your answer to question ${last.number} is saved on the server.`;
+    }
   });
   client.addEventListener("transcript", (event) => {
     const { text, final, questionId } = event.detail;
     // A line finalised just after the question changed belongs to the previous answer.
-    if (questionId && page.questionId && questionId !== page.questionId) return;
+    if (questionId && page.question && questionId !== page.question.id) return;
     ui.transcriptHint.hidden = true;
-    if (!page.heardSpeech) {
-      page.heardSpeech = true;
-      renderAnswerControls();
-    }
     if (final) {
       const item = document.createElement("li");
       item.textContent = text;
@@ -358,6 +471,7 @@ function wire(client) {
     } else {
       ui.transcriptPartial.textContent = text;
     }
+    renderAnswerControls();
   });
   client.addEventListener("media", (event) => {
     renderMedia(event.detail.state);
@@ -388,54 +502,6 @@ function wire(client) {
       ui.start.disabled = false;
     }
   });
-}
-
-// ----- device check -------------------------------------------------------------
-
-function stopDevices() {
-  page.stream?.getTracks().forEach((track) => track.stop());
-  page.stream = null;
-}
-
-/** Ask for the microphone (and camera for video interviews) and show a level meter. */
-async function checkDevices() {
-  ui.deviceCheck.disabled = true;
-  ui.deviceStatus.textContent = "Asking for permission…";
-  try {
-    stopDevices();
-    const video = page.mode === "video";
-    page.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
-    if (video) {
-      ui.cameraPreview.srcObject = page.stream;
-      ui.cameraPreview.hidden = false;
-      await ui.cameraPreview.play().catch(() => {});
-    }
-    const context = new AudioContext();
-    const analyser = context.createAnalyser();
-    analyser.fftSize = 512;
-    context.createMediaStreamSource(page.stream).connect(analyser);
-    const samples = new Float32Array(analyser.fftSize);
-    const tick = () => {
-      if (!page.stream) {
-        context.close();
-        return;
-      }
-      analyser.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const value of samples) sum += value * value;
-      ui.micLevel.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
-      requestAnimationFrame(tick);
-    };
-    tick();
-    ui.deviceStatus.textContent = video ? "Microphone and camera are working." : "Microphone is working. Speak to see the level move.";
-  } catch (error) {
-    const denied = error?.name === "NotAllowedError";
-    ui.deviceStatus.textContent = denied
-      ? "Permission was denied. Allow the microphone in your browser's site settings, then try again."
-      : "No microphone was found. You can still answer by typing.";
-  } finally {
-    ui.deviceCheck.disabled = false;
-  }
 }
 
 // ----- offline shell ------------------------------------------------------------
@@ -469,7 +535,7 @@ async function onStart(client) {
     const outcome = await client.start();
     if (outcome !== "online" && outcome !== "offline") ui.start.disabled = false;
     // The interview captures the microphone itself; the device check's preview is no longer needed.
-    else stopDevices();
+    else page.devices.stop();
   } finally {
     ui.start.removeAttribute("aria-busy");
   }
@@ -477,18 +543,17 @@ async function onStart(client) {
 
 /** @param {InterviewClient} client */
 async function onSubmit(client) {
-  if (ui.submit.disabled) return;
+  if (ui.submit.disabled || !page.question) return;
   setAnswerBusy(true);
   ui.saveStatus.textContent = "Saving…";
   try {
-    await client.submitAnswer({ text: ui.answer.value, startedAt: page.answerStartedAt || undefined });
+    // The flow moves on at once (online or not): the next question is shown by the client.
+    await client.submitAnswer({ text: ui.answer.value });
   } catch (error) {
     ui.saveStatus.textContent = "Could not save the answer on this device. Please try again.";
+  } finally {
     setAnswerBusy(false);
-    return;
   }
-  // Online the next question arrives from the server; keep the buttons locked until then.
-  if (client.phase !== "online") setAnswerBusy(false);
 }
 
 /** @param {InterviewClient} client */
@@ -497,23 +562,26 @@ async function onSkip(client) {
   try {
     await client.nextQuestion();
   } finally {
-    if (client.phase !== "online") setAnswerBusy(false);
+    setAnswerBusy(false);
   }
 }
 
 /** @param {InterviewClient} client */
 function wireControls(client) {
   ui.start.addEventListener("click", () => onStart(client));
-  ui.deviceCheck.addEventListener("click", checkDevices);
+  ui.deviceCheck.addEventListener("click", () => page.devices.run(page.mode === "video"));
   ui.answerForm.addEventListener("submit", (event) => {
     event.preventDefault();
     onSubmit(client);
   });
   ui.answer.addEventListener("input", () => {
+    // The draft is kept (IndexedDB) as the candidate types: a reload or the time limit never loses it.
+    client.saveDraft(ui.answer.value);
+    if (page.lastAnswer) {
+      page.lastAnswer = null;
+      ui.saveStatus.textContent = "";
+    }
     renderAnswerControls();
-    if (page.answerStartedAt) return;
-    page.answerStartedAt = new Date().toISOString();
-    client.startAnswer().catch(() => {});
   });
   ui.answer.addEventListener("keydown", (event) => {
     // Ctrl/Cmd+Enter submits, as in most chat and form tools.
@@ -537,15 +605,46 @@ function wireControls(client) {
     await client.end();
   });
   setInterval(() => renderCountdown(page.deadline), 1000);
-  // Leaving the tab mid-interview is worth knowing for the reviewer; it never blocks the candidate.
   document.addEventListener("visibilitychange", () => {
-    if (client.phase === "online" || client.phase === "offline") {
-      client.reportEvent(document.hidden ? "tab.hidden" : "tab.visible").catch(() => {});
-    }
+    if (client.phase !== "online" && client.phase !== "offline") return;
+    // The draft is saved now: a hidden tab may be closed without another event.
+    if (document.hidden) client.saveFlow().catch(() => {});
+    // Leaving the tab mid-interview is worth knowing for the reviewer; it never blocks the candidate.
+    client.reportEvent(document.hidden ? "tab.hidden" : "tab.visible").catch(() => {});
   });
 }
 
 // ----- start-up -----------------------------------------------------------------
+
+/**
+ * What the link leads to decides the first screen: its own message, or the setup screen.
+ * @param {InterviewClient} client
+ */
+async function openLink(client) {
+  const link = await readLink(client.api, { userToken: userToken() || "", applicationId: client.applicationId });
+  const application = link.body?.application;
+  if (application) {
+    ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
+    document.title = `Interview: ${application.jobTitle}`;
+  }
+  if (link.body?.interview) applyMode(link.body.interview.mode);
+  if (link.kind === "not_found" || link.kind === "completed" || link.kind === "expired" || link.kind === "invalid") {
+    renderLink(link.kind);
+    page.packReady = true;
+    return;
+  }
+  show("setup");
+  if (link.kind === "in_progress") {
+    const progress = link.body.progress;
+    ui.start.textContent = "Continue interview";
+    showMessage(
+      `You started this interview earlier and are at question ${progress.questionNumber} of ${progress.questionCount}. ` +
+        "Continue where you left off.",
+      "info",
+    );
+  }
+  await loadPack(client);
+}
 
 async function main() {
   takeTokenFromFragment();
@@ -571,44 +670,45 @@ async function main() {
   prepareOfflineShell();
 
   const resumed = await client.restore();
-  if (!resumed) {
-    if (userToken()) {
-      show("setup");
-    } else {
-      show("token");
-    }
-  }
   ui.tokenForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const token = ui.tokenInput.value.trim();
     if (!token) return;
     sessionStorage.setItem(TOKEN_KEY, token);
     ui.tokenInput.value = "";
-    show("setup");
-    loadPack(client);
+    openLink(client);
   });
-  if (userToken()) await loadPack(client);
-  else if (resumed) page.packReady = true;
+  if (resumed) {
+    const pack = await client.store.getPack(applicationId);
+    if (pack) applyPack(pack);
+    page.packReady = true;
+  } else if (userToken()) {
+    await openLink(client);
+  } else {
+    show("token");
+    page.packReady = true;
+  }
+  markOfflineReady();
   document.documentElement.dataset.ready = "true";
+}
+
+/** @param {Object} pack the offline pack: application, interview settings, questions */
+function applyPack(pack) {
+  const { application, interview, questions } = pack;
+  page.record = Boolean(interview?.record);
+  applyMode(interview?.mode || "voice");
+  ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
+  document.title = `Interview: ${application.jobTitle}`;
+  const minutes = Math.max(1, Math.ceil(questions.reduce((sum, q) => sum + q.timeLimitSeconds, 0) / 60));
+  ui.setupSummary.textContent =
+    `Hello ${application.candidateName}. This interview has ${plural(questions.length, "question")} ` +
+    `and takes up to about ${plural(minutes, "minute")}. Answer each question in your own words before its time runs out.`;
 }
 
 /** @param {InterviewClient} client */
 async function loadPack(client) {
   const pack = (await client.cacheOfflinePack()) || (await client.store.getPack(client.applicationId));
-  if (pack) {
-    const { application, interview, questions } = pack;
-    page.mode = interview?.mode || "voice";
-    page.record = Boolean(interview?.record);
-    page.voice?.setMode(page.mode);
-    renderAnswerControls();
-    ui.consentBlock.hidden = !page.record || page.mode === "text";
-    ui.jobTitle.textContent = `Interview: ${application.jobTitle}`;
-    document.title = `Interview: ${application.jobTitle}`;
-    const minutes = Math.ceil(questions.reduce((sum, q) => sum + q.timeLimitSeconds, 0) / 60);
-    ui.setupSummary.textContent =
-      `Hello ${application.candidateName}. This interview has ${questions.length} question(s) and takes up to about ${minutes} minute(s). ` +
-      "Answer each question in your own words before its time runs out.";
-  }
+  if (pack) applyPack(pack);
   page.packReady = true;
   markOfflineReady();
 }

@@ -9,6 +9,7 @@
  */
 
 import { retryAfterMs, unreachable } from "./api.js";
+import { plural } from "./wording.js";
 
 const BATCH_MAX_EVENTS = 500;
 // Under the server's 1 MiB request limit, with room for the JSON around the items.
@@ -137,7 +138,8 @@ export class Uploader {
         rejected: count(response.body?.rejected),
       };
       if (result.rejected) {
-        this.report("UPLOAD_REJECTED", `${result.rejected} item(s) arrived after the session ended and were not stored.`);
+        const items = plural(result.rejected, "item");
+        this.report("UPLOAD_REJECTED", `${items} arrived after the session ended and were not stored.`);
       }
       this.emit("acked", { ids, pending: await this.store.countOutbox(this.applicationId) });
       return result;
@@ -152,7 +154,7 @@ export class Uploader {
     const code = response.body?.code;
     if (code === "SESSION_ALREADY_COMPLETED" || code === "SESSION_NOT_ACTIVE") {
       await this.store.removeOutbox(ids);
-      this.report("UPLOAD_REJECTED", `${ids.length} item(s) arrived after the session ended and were not stored.`);
+      this.report("UPLOAD_REJECTED", `${plural(ids.length, "item")} arrived after the session ended and were not stored.`);
       return { accepted: 0, duplicates: 0, rejected: ids.length };
     }
     if (response.status === 404) {
