@@ -84,5 +84,15 @@ class EventRepository:
     async def mark_not_applied(self, session_id: str, seq: int, code: str, message: str) -> None:
         """Record on a stored client command why it changed nothing (replayed too late, wrong question...)."""
         await self._collection.update_one(
-            {"sessionId": session_id, "seq": seq}, {"$set": {"notApplied": {"code": code, "message": message}}}
+            {"sessionId": session_id, "seq": seq},
+            {"$set": {"notApplied": {"code": code, "message": message}}, "$unset": {"applyPending": ""}},
         )
+
+    async def mark_applied(self, session_id: str, seq: int) -> None:
+        """A stored client command has been applied: it is no longer pending."""
+        await self._collection.update_one({"sessionId": session_id, "seq": seq}, {"$unset": {"applyPending": ""}})
+
+    async def pending_commands(self, session_id: str) -> list[EventDoc]:
+        """The session's stored client commands not yet applied or refused, in seq order."""
+        cursor = self._collection.find({"applyPending": session_id}).sort("seq", 1)
+        return [EventDoc.model_validate(d) async for d in cursor]

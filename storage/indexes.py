@@ -37,6 +37,12 @@ EVENT_INDEXES = [
         partialFilterExpression={"clientEventId": {"$exists": True}},
     ),
     IndexModel([("type", ASCENDING), ("ts", DESCENDING)], name="type_ts"),
+    # Only commands not yet applied are in it: finding a session's is one tiny lookup.
+    IndexModel(
+        [("applyPending", ASCENDING), ("seq", ASCENDING)],
+        name="apply_pending",
+        partialFilterExpression={"applyPending": {"$exists": True}},
+    ),
 ]
 
 APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateId")]

@@ -213,3 +213,6 @@ class EventDoc(CamelModel):
     source: EventSource
     client_event_id: str | None = None
     received_at: datetime | None = None
+    # Set (to the session id) on a client command until it has been applied or refused, so a
+    # command stored just before a crash is applied on the session's next ingest or connection.
+    apply_pending: str | None = None

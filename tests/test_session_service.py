@@ -236,3 +236,33 @@ async def test_sessions_without_connection_or_activity_are_abandoned(core: Core)
     core.clock.advance(ABANDON_SECONDS + 1)
     assert await core.service.abandon_stale() == 1
     assert (await core.service.get(session_id)).status == SessionStatus.ABANDONED
+
+
+async def test_a_command_a_crash_left_unapplied_is_applied_before_the_next_ones(core: Core) -> None:
+    session_id = await start(core, questions=3)
+    first, second = (await core.service.get(session_id)).questions[:2]
+    stored_only = client_event(EventType.ANSWER_SUBMIT, core, questionId=first.id, text="stored, then the crash")
+    # Stored as the inbox stores it, then the process died before applying it.
+    await core.service._log.append_client(session_id, [stored_only])
+    assert (await core.service.get(session_id)).current_question_number == 1
+    after = client_event(EventType.ANSWER_SUBMIT, core, questionId=second.id, text="after the restart")
+    outcome = await core.service.ingest(session_id, [after], policy=ApplyPolicy.REPLAY)
+    assert outcome.not_applied == {}
+    assert await recorded_answers(core, session_id) == [
+        (first.id, "stored, then the crash"),
+        (second.id, "after the restart"),
+    ]
+    assert (await core.service.get(session_id)).current_question_number == 3
+    assert await core.service._log.pending_commands(session_id) == []
+
+
+async def test_a_new_connection_settles_what_a_crash_left_pending(core: Core) -> None:
+    session_id = await start(core, questions=2)
+    first = (await core.service.get(session_id)).questions[0]
+    skip = client_event(EventType.QUESTION_NEXT, core, questionId=first.id)
+    await core.service._log.append_client(session_id, [skip])
+    await core.service.settle_pending(session_id)
+    await core.service.settle_pending(session_id)  # settled once: nothing left to do
+    assert (await core.service.get(session_id)).current_question_number == 2
+    events = await core.service.events_after(session_id)
+    assert [e.type for e in events].count(EventType.QUESTION) == 2

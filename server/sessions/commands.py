@@ -126,7 +126,8 @@ class SubmitAnswer:
         question = _answered_question(session, command)
         if question is None:
             return _mismatch(session, command.question_id or "")
-        if question.id in session.answered_question_ids:
+        # The current question with an answer is a move a crash cut short: apply() finishes it.
+        if question.id in session.answered_question_ids and question.number != session.current_question_number:
             return _already_answered(question)
         return None
 
@@ -134,7 +135,10 @@ class SubmitAnswer:
         question = _answered_question(session, command)
         assert question is not None  # check() passed
         if not await service.claim_answer(session, question.id):
-            raise _already_answered(question)  # a concurrent answer to the same question won
+            # Answered already (concurrently, or before a crash that kept the flow from moving on).
+            if question.number == session.current_question_number:
+                await service.advance(session, question.number)
+            raise _already_answered(question)
         await service.record_answer(session, command, question.id, question.number)
         if question.number != session.current_question_number:
             return await service.get(session.session_id)  # a late answer to a question already passed

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from server.sessions.clock import SYSTEM_CLOCK, Clock
-from server.sessions.event_types import TRANSCRIPT_TYPES, EventType
+from server.sessions.event_types import COMMAND_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
 from storage import EventDoc, EventRepository, EventSource, SessionRepository
 
@@ -97,6 +97,13 @@ class EventLog:
     async def mark_not_applied(self, event: EventDoc, code: str, message: str) -> None:
         await self._events.mark_not_applied(event.session_id, event.seq, code, message)
 
+    async def mark_applied(self, event: EventDoc) -> None:
+        await self._events.mark_applied(event.session_id, event.seq)
+
+    async def pending_commands(self, session_id: str) -> list[EventDoc]:
+        """Commands stored but not applied yet (this request's, or a crashed one's), in seq order."""
+        return await self._events.pending_commands(session_id)
+
     async def append_initial(self, session_id: str, entries: list[tuple[EventType, dict[str, Any]]]) -> list[EventDoc]:
         """The first server events of a session inserted with `lastSeq == len(entries)`.
 
@@ -140,8 +147,14 @@ class EventLog:
             self._hub.publish(event)
             return event
 
-    async def append_client(self, session_id: str, new_events: list[NewClientEvent]) -> AppendResult:
-        """Persist client events exactly once each; returns what was new and what was not."""
+    async def append_client(
+        self, session_id: str, new_events: list[NewClientEvent], *, commands_pending: bool = True
+    ) -> AppendResult:
+        """Persist client events exactly once each; returns what was new and what was not.
+
+        Commands are stored pending (`applyPending`) when `commands_pending`: the caller applies
+        them and settles each; one a crash left pending is applied by the next caller.
+        """
         result = AppendResult()
         unique: dict[str, NewClientEvent] = {}
         for event in new_events:
@@ -170,6 +183,7 @@ class EventLog:
                     source=EventSource.CLIENT,
                     client_event_id=e.client_event_id,
                     received_at=now,
+                    apply_pending=session_id if commands_pending and e.type in COMMAND_TYPES else None,
                 )
                 for i, e in enumerate(fresh)
             ]

@@ -18,7 +18,7 @@ from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
-from server.sessions.event_types import COMMAND_TYPES, EventType
+from server.sessions.event_types import EventType
 from server.sessions.flow import QuestionFlow
 from server.sessions.hub import SessionHub
 from server.sessions.lifecycle import Lifecycle
@@ -301,14 +301,17 @@ class SessionService:
                 raise refused
             if session.status in TERMINAL_STATUSES:
                 events, rejected = late_admission(session, events, known, self.clock.now(), self._late_upload_grace)
-        append = await self._log.append_client(session_id, events)
+        active = session.status in ACTIVE_STATUSES
+        append = await self._log.append_client(session_id, events, commands_pending=active)
         not_applied: dict[str, DomainError] = {}
-        if session.status in ACTIVE_STATUSES:
-            for event in append.accepted:
-                if event.type in COMMAND_TYPES:
-                    error = await self._apply_stored(event, policy)
-                    if error is not None:
-                        not_applied[event.client_event_id or ""] = error
+        if active:
+            new_ids = {e.client_event_id for e in append.accepted}
+            for event in await self._log.pending_commands(session_id):
+                # Older pending commands (stored just before a crash) are applied first, as replays.
+                new = event.client_event_id in new_ids
+                error = await self._apply_stored(event, policy if new else ApplyPolicy.REPLAY)
+                if error is not None and new:
+                    not_applied[event.client_event_id or ""] = error
         if append.accepted:
             self._observer.client_events_stored(session, append.accepted)
         current = await self.get(session_id)
@@ -321,7 +324,13 @@ class SessionService:
         except DomainError as error:
             await self._log.mark_not_applied(event, error.code.value, error.message)
             return error
+        await self._log.mark_applied(event)
         return None
+
+    async def settle_pending(self, session_id: str) -> None:
+        """Apply the commands a crash left stored but not applied (a connection's start calls this)."""
+        for event in await self._log.pending_commands(session_id):
+            await self._apply_stored(event, ApplyPolicy.REPLAY)
 
     # ----- server events from the live channel and media ------------------------
 

@@ -157,6 +157,9 @@ class Connection:
         service = self._service
         session = await service.get(self.session_id)
         if session.is_active:
+            # What a crash left half done: commands stored but not applied, a question not yet asked.
+            await service.settle_pending(self.session_id)
+            session = await service.get(self.session_id)
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
             await self._claim_lease()
