@@ -75,9 +75,11 @@ export class Channel extends EventTarget {
     this.connectNow();
   }
 
-  /** Close the socket and stop reconnecting. */
+  /** Close the socket and stop reconnecting; a later start() begins afresh (not "down since" an old outage). */
   stop() {
     this.running = false;
+    this.attempt = 0;
+    this.downSince = 0;
     removeEventListener("online", this.onOnline);
     removeEventListener("offline", this.onOffline);
     clearTimeout(this.timers.retry);

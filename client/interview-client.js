@@ -342,8 +342,9 @@ export class InterviewClient extends EventTarget {
       this.armQuestionTimer();
       return;
     }
-    this.emit("timeUp", { questionId: question.id, submitted: action.type === "answer.submit" });
     await this.commit([action]);
+    // After the next question is on screen, so that the notice is about the one that ended.
+    this.emit("timeUp", { questionId: question.id, submitted: action.type === "answer.submit" });
   }
 
   /**

@@ -70,7 +70,10 @@ export class PageVoice {
       this.renderWords(question.text, 0);
       this.setStatus("");
     }
-    if (this.mode === "text") return;
+    if (this.mode === "text") {
+      this.finishReveal(); // nothing is spoken: every word reads as plain text
+      return;
+    }
     const serverWillSpeak = !offline && this.serverSpeaks && !["unavailable", "failed"].includes(this.liveMedia);
     if (!serverWillSpeak) this.speakLocally(question);
   }
