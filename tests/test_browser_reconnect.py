@@ -17,6 +17,7 @@ from tests.browser import (
     outbox,
     record_saved_ids,
     restarted,
+    wait_offline_ready,
     wait_question_changes,
 )
 from tests.support import ServerProcess, create_application
@@ -167,5 +168,78 @@ async def test_long_outage_mid_interview_carries_on_offline(browser: Browser, ow
         assert [p["name"] for p in offline_events].count("interview.session.offline_mode") == 1
         [failed] = [p for p in offline_events if p["name"] == "interview.session.api_failed"]
         assert failed["payload"]["during"] == "interview"
+    finally:
+        await store.close()
+
+
+async def test_answer_in_the_reconnect_window_then_reload_and_restart(
+    browser: Browser, own_server: list[ServerProcess]
+) -> None:
+    server = own_server[0]
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        application = await create_application(http, question_count=3)
+    store = Store(server)
+    try:
+        async with browser_context(browser) as context:
+            page = await open_interview(context, server, application)
+            await wait_offline_ready(page)
+            await started_interview(page)
+            first = await answer_online(page, "One, before the kill.")
+
+            await asyncio.to_thread(server.kill)
+            await page.wait_for_selector("#connection[data-state='reconnecting']")
+            # Within the reconnect window: the answer is saved here and the page moves on at once.
+            second = await answer_current_question(page, "Two, in the reconnect window.")
+            await page.wait_for_selector("#question-number:has-text('Question 3 of 3')")
+            assert await page.is_enabled("#skip") and await page.is_enabled("#submit-answer")
+            assert await page.inner_text("#save-status") == (
+                "Answer saved on this device. It will be sent to the server when the connection is back."
+            )
+            assert await page.input_value("#answer") == ""
+            third = str(await page.evaluate("() => window.interview.client.currentQuestion.id"))
+            assert len({first, second, third}) == 3
+            await page.fill("#answer", "Three, drafted before the reload")
+            await page.wait_for_function(
+                "() => window.interview.client.flow.draftOf(window.interview.client.flow.currentId).text !== ''"
+            )
+            await page.evaluate("() => window.interview.client.saveFlow()")
+
+            # A reload with the server still down (the service worker serves the page)...
+            await page.reload()
+            await page.wait_for_selector("html[data-ready='true']")
+            await page.wait_for_selector("#question-number:has-text('Question 3 of 3')")
+            assert await page.input_value("#answer") == "Three, drafted before the reload"
+            # ...then the outage outlasts the window: offline mode carries on from the same question.
+            await page.evaluate("() => { window.interview.client.offlineAfterMs = 1500; }")
+            await page.wait_for_selector("#offline-banner", state="visible")
+            assert await page.inner_text("#question-number") == "Question 3 of 3"
+            assert await page.input_value("#answer") == "Three, drafted before the reload"
+            held = await held_answers(page)
+            assert "Two, in the reconnect window." in held
+
+            own_server.append(await asyncio.to_thread(restarted(server).start))
+            await page.wait_for_selector("#connection[data-state='online']")
+            assert await page.inner_text("#question-number") == "Question 3 of 3"
+            await page.fill("#answer", "Three, after the restart.")
+            await page.click("#submit-answer")
+            await page.wait_for_selector("#done-text:has-text('Your interview has been submitted')")
+
+        [session] = await store.sessions(application["id"])
+        session = await store.wait_for_status(session["sessionId"], "completed")
+        events = await store.events(session["sessionId"])
+        assert [q["id"] for q in session["questions"]] == [first, second, third]
+        submits = [e for e in events if e["type"] == "answer.submit"]
+        assert [(e["payload"]["questionId"], e["payload"]["text"]) for e in submits] == [
+            (first, "One, before the kill."),
+            (second, "Two, in the reconnect window."),
+            (third, "Three, after the restart."),
+        ]
+        recorded = [e["payload"] for e in events if e["type"] == "answer.recorded"]
+        assert [(p["questionId"], p["answerId"]) for p in recorded] == [
+            (e["payload"]["questionId"], e["clientEventId"]) for e in submits
+        ]
+        assert not [e for e in events if e.get("notApplied")]
+        client_ids = Counter(e["clientEventId"] for e in events if e["source"] == "client")
+        assert set(client_ids.values()) == {1}
     finally:
         await store.close()
