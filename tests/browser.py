@@ -66,6 +66,14 @@ async def open_interview(context: BrowserContext, server: ServerProcess, applica
     return page
 
 
+async def started_page(context: BrowserContext, server: ServerProcess, application: dict[str, Any]) -> Page:
+    """Open the candidate page, press Start (or Continue) and wait until the interview is online."""
+    page = await open_interview(context, server, application)
+    await page.click("#start")
+    await page.wait_for_selector("#connection[data-state='online']")
+    return page
+
+
 async def wait_offline_ready(page: Page) -> None:
     """Wait until the page could be reloaded without the server (service worker + offline pack)."""
     await page.wait_for_selector("html[data-offline-ready='true']", state="attached")

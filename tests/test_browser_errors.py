@@ -136,7 +136,7 @@ async def test_an_interview_in_progress_offers_to_continue(
         await page.wait_for_selector("#start:has-text('Continue interview')")
         assert "question 1 of 2" in await page.inner_text("#message")
         await page.click("#start")
-        await page.wait_for_selector("#connection[data-state='online']")
+        await page.wait_for_selector("#question-number:has-text('Question 1 of 2')")
         assert await page.evaluate("() => window.interview.client.sessionId") == started["sessionId"]
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Response
+from playwright.async_api import Browser, BrowserContext, Page, Response
 
-from tests.browser import WAIT_MS, Store, browser_context, open_interview, outbox
+from tests.browser import WAIT_MS, Store, browser_context, outbox, started_page
 from tests.support import ServerProcess, create_application, tuned_server
 
 QUEUED = 200
@@ -34,12 +34,16 @@ def limited_server(mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -
         yield process
 
 
-def record_starts(page: Page, statuses: list[int]) -> None:
+def record_starts(context: BrowserContext, statuses: list[int]) -> None:
     def seen(response: Response) -> None:
         if response.url.endswith("/api/interview/start-session"):
             statuses.append(response.status)
 
-    page.on("response", seen)
+    context.on("response", seen)
+
+
+async def session_of(page: Page) -> str:
+    return str(await page.evaluate("() => window.interview.client.sessionId"))
 
 
 async def test_reloads_within_the_window_never_get_429(browser: Browser, limited_server: ServerProcess) -> None:
@@ -50,23 +54,20 @@ async def test_reloads_within_the_window_never_get_429(browser: Browser, limited
     session_ids: set[str] = set()
     try:
         async with browser_context(browser) as context:
-            page = await open_interview(context, limited_server, application)
-            record_starts(page, statuses)
-            await page.click("#start")
-            await page.wait_for_selector("#connection[data-state='online']")
-            session_ids.add(str(await page.evaluate("() => window.interview.client.sessionId")))
+            record_starts(context, statuses)
+            page = await started_page(context, limited_server, application)
+            session_ids.add(await session_of(page))
             for _ in range(4):  # the same browser: the page picks its interview up again
                 await page.reload()
                 await page.wait_for_selector("#connection[data-state='online']")
-                session_ids.add(str(await page.evaluate("() => window.interview.client.sessionId")))
+                session_ids.add(await session_of(page))
         # A reload on another device (no local copy) asks start-session each time: a resume, never limited.
         for _ in range(4):
             async with browser_context(browser) as other:
-                page = await open_interview(other, limited_server, application)
-                record_starts(page, statuses)
-                await page.click("#start:has-text('Continue interview')")
-                await page.wait_for_selector("#connection[data-state='online']")
-                session_ids.add(str(await page.evaluate("() => window.interview.client.sessionId")))
+                record_starts(other, statuses)
+                page = await started_page(other, limited_server, application)
+                assert await page.inner_text("#start") == "Continue interview"
+                session_ids.add(await session_of(page))
         assert statuses == [201, 200, 200, 200, 200]  # more starts than the limit of 3
         assert len(session_ids) == 1
         assert [s["sessionId"] for s in await store.sessions(application["id"])] == list(session_ids)
@@ -82,9 +83,7 @@ async def test_two_hundred_messages_queued_in_an_outage_are_all_acked_without_40
     store = Store(limited_server)
     try:
         async with browser_context(browser) as context:
-            page = await open_interview(context, limited_server, application)
-            await page.click("#start")
-            await page.wait_for_selector("#connection[data-state='online']")
+            page = await started_page(context, limited_server, application)
             await page.evaluate(
                 """() => {
                     window.__closes = []; window.__errors = [];

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page
 
-from tests.browser import WAIT_MS, Store, browser_context, open_interview, screenshot
+from tests.browser import WAIT_MS, Store, browser_context, screenshot, started_page
 from tests.support import ServerProcess, create_application
 
 LIMIT_SECONDS = 15
@@ -54,9 +54,7 @@ async def test_the_draft_is_stored_as_the_timed_out_answer_of_its_question(
     store = Store(server)
     try:
         async with browser_context(browser) as context:
-            page = await open_interview(context, server, application)
-            await page.click("#start")
-            await page.wait_for_selector("#connection[data-state='online']")
+            page = await started_page(context, server, application)
             first = await current_id(page)
             # Typed, never submitted.
             await page.fill("#answer", FIRST_DRAFT)
@@ -113,9 +111,7 @@ async def test_with_nothing_drafted_the_question_is_passed_as_timed_out(
     store = Store(server)
     try:
         async with browser_context(browser) as context:
-            page = await open_interview(context, server, application)
-            await page.click("#start")
-            await page.wait_for_selector("#connection[data-state='online']")
+            page = await started_page(context, server, application)
             first = await current_id(page)
             await page.wait_for_selector("#question-number:has-text('Question 2 of 2')")
             assert await page.inner_text("#time-warning") == "Time is up for question 1."
