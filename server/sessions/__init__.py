@@ -24,6 +24,7 @@ from server.sessions.errors import (
 from server.sessions.event_log import AppendResult, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
+from server.sessions.ingest import IngestOutcome
 from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
 from server.sessions.payloads import (
     CLIENT_EVENT_TYPES,
@@ -42,7 +43,7 @@ from server.sessions.payloads import (
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import LinkState, LinkStatus, OfflinePack
 from server.sessions.review import QuestionReview, ReviewActivity, build_review
-from server.sessions.service import AnswerOutcome, IngestOutcome, ServiceConfig, SessionService
+from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
 from server.sessions.tokens import IssuedToken, SessionTokens

@@ -111,7 +111,7 @@ def _already_answered(question: QuestionSnapshot) -> DomainError:
 def _answered_question(session: SessionDoc, command: Command) -> QuestionSnapshot | None:
     """The question an answer may be recorded for: the current one (STRICT), or any asked one (REPLAY)."""
     if command.policy == ApplyPolicy.REPLAY:
-        return session.asked_question(command.question_id)
+        return session.reached_question(command.question_id)
     current = session.current_question()
     return current if current is not None and current.id == command.question_id else None
 

@@ -12,22 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.sessions.admission import late_admission, strict_refusal
 from server.sessions.analytics import AnalyticsReport, analytics_report
 from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
-from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
+from server.sessions.event_log import EventLog, NewClientEvent
 from server.sessions.event_types import EventType
 from server.sessions.flow import QuestionFlow
 from server.sessions.hub import SessionHub
+from server.sessions.ingest import Ingestor, IngestOutcome
 from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
-    ACTIVE_STATUSES,
     TERMINAL_STATUSES,
     ApplicationDoc,
     EventDoc,
@@ -59,16 +58,6 @@ class AnswerOutcome:
     duplicate: bool
 
 
-@dataclass
-class IngestOutcome:
-    """What a batch of client events did: stored, already stored, refused as too late, not applied."""
-
-    append: AppendResult
-    rejected_ids: list[str] = field(default_factory=list)
-    not_applied: dict[str, DomainError] = field(default_factory=dict)
-    last_seq: int = 0
-
-
 class SessionService:
     def __init__(
         self,
@@ -89,8 +78,10 @@ class SessionService:
         self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
         self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
         self._reader = SessionReader(repos, self._log, clock)
+        self._ingestor = Ingestor(
+            self, self._log, self._observer, timedelta(seconds=self._config.late_upload_grace_seconds)
+        )
         self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
-        self._late_upload_grace = timedelta(seconds=self._config.late_upload_grace_seconds)
 
     # ----- reading and access -------------------------------------------------
 
@@ -286,51 +277,12 @@ class SessionService:
     async def ingest(
         self, session_id: str, events: list[NewClientEvent], *, policy: ApplyPolicy = ApplyPolicy.REPLAY
     ) -> IngestOutcome:
-        """Store client events exactly once and apply the commands among them under `policy`.
-
-        Terminal sessions are read-only, except for late uploads from offline
-        clients: events stamped before the session ended are accepted while the
-        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open.
-        """
-        session = await self.get(session_id)
-        rejected: list[str] = []
-        if policy == ApplyPolicy.STRICT or session.status in TERMINAL_STATUSES:
-            known = await self.known_client_ids(session_id, [e.client_event_id for e in events])
-            refused = strict_refusal(session, events, known) if policy == ApplyPolicy.STRICT else None
-            if refused is not None:
-                raise refused
-            if session.status in TERMINAL_STATUSES:
-                events, rejected = late_admission(session, events, known, self.clock.now(), self._late_upload_grace)
-        active = session.status in ACTIVE_STATUSES
-        append = await self._log.append_client(session_id, events, commands_pending=active)
-        not_applied: dict[str, DomainError] = {}
-        if active:
-            new_ids = {e.client_event_id for e in append.accepted}
-            for event in await self._log.pending_commands(session_id):
-                # Older pending commands (stored just before a crash) are applied first, as replays.
-                new = event.client_event_id in new_ids
-                error = await self._apply_stored(event, policy if new else ApplyPolicy.REPLAY)
-                if error is not None and new:
-                    not_applied[event.client_event_id or ""] = error
-        if append.accepted:
-            self._observer.client_events_stored(session, append.accepted)
-        current = await self.get(session_id)
-        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
-
-    async def _apply_stored(self, event: EventDoc, policy: ApplyPolicy) -> DomainError | None:
-        """Apply a stored command to the session as it is now; the reason is recorded when it is not."""
-        try:
-            await execute(self, await self.get(event.session_id), Command.of(event, policy))
-        except DomainError as error:
-            await self._log.mark_not_applied(event, error.code.value, error.message)
-            return error
-        await self._log.mark_applied(event)
-        return None
+        """Store client events exactly once and apply the commands among them under `policy` (see Ingestor)."""
+        return await self._ingestor.ingest(session_id, events, policy)
 
     async def settle_pending(self, session_id: str) -> None:
         """Apply the commands a crash left stored but not applied (a connection's start calls this)."""
-        for event in await self._log.pending_commands(session_id):
-            await self._apply_stored(event, ApplyPolicy.REPLAY)
+        await self._ingestor.settle_pending(session_id)
 
     # ----- server events from the live channel and media ------------------------
 

@@ -1,0 +1,107 @@
+"""Storing client events exactly once, and applying the commands among them (and those a crash left pending)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from server.sessions.admission import late_admission, strict_refusal
+from server.sessions.commands import ApplyPolicy, Command, execute
+from server.sessions.errors import DomainError
+from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
+from server.sessions.observer import SessionObserver
+from storage import ACTIVE_STATUSES, TERMINAL_STATUSES, EventDoc
+
+if TYPE_CHECKING:
+    from server.sessions.service import SessionService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestOutcome:
+    """What a batch of client events did: stored, already stored, refused as too late, not applied."""
+
+    append: AppendResult
+    rejected_ids: list[str] = field(default_factory=list)
+    not_applied: dict[str, DomainError] = field(default_factory=dict)
+    last_seq: int = 0
+
+
+class Ingestor:
+    """One ingest: the strict gate or the late-upload rule, the exactly-once append, then the commands.
+
+    Commands are stored pending and settled one by one after they are applied or refused;
+    a command a crash left pending is applied (as a replay) before the next ones.
+    """
+
+    def __init__(
+        self, service: SessionService, event_log: EventLog, observer: SessionObserver, late_upload_grace: timedelta
+    ) -> None:
+        self._service = service
+        self._log = event_log
+        self._observer = observer
+        self._late_upload_grace = late_upload_grace
+
+    async def ingest(self, session_id: str, events: list[NewClientEvent], policy: ApplyPolicy) -> IngestOutcome:
+        """Store client events exactly once and apply the commands among them under `policy`.
+
+        Terminal sessions are read-only, except for late uploads from offline
+        clients: events stamped before the session ended are accepted while the
+        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open.
+        """
+        service = self._service
+        session = await service.get(session_id)
+        rejected: list[str] = []
+        if policy == ApplyPolicy.STRICT or session.status in TERMINAL_STATUSES:
+            known = await service.known_client_ids(session_id, [e.client_event_id for e in events])
+            refused = strict_refusal(session, events, known) if policy == ApplyPolicy.STRICT else None
+            if refused is not None:
+                raise refused
+            if session.status in TERMINAL_STATUSES:
+                now = service.clock.now()
+                events, rejected = late_admission(session, events, known, now, self._late_upload_grace)
+        active = session.status in ACTIVE_STATUSES
+        append = await self._log.append_client(session_id, events, commands_pending=active)
+        not_applied: dict[str, DomainError] = {}
+        if active:
+            new_ids = {e.client_event_id for e in append.accepted}
+            for event in await self._log.pending_commands(session_id):
+                # Older pending commands (stored just before a crash) are applied first, as replays.
+                new = event.client_event_id in new_ids
+                error = await self.apply_stored(event, policy, recovered=not new)
+                if error is not None and new:
+                    not_applied[event.client_event_id or ""] = error
+        if append.accepted:
+            self._observer.client_events_stored(session, append.accepted)
+        current = await service.get(session_id)
+        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
+
+    async def apply_stored(
+        self, event: EventDoc, policy: ApplyPolicy, *, recovered: bool = False
+    ) -> DomainError | None:
+        """Apply a stored command to the session as it is now; the reason is recorded when it is not.
+
+        A `recovered` command (left pending by a crash) is applied as a replay; if it is refused,
+        the crash may have come after it was applied, so it is settled without a reason.
+        """
+        try:
+            command = Command.of(event, ApplyPolicy.REPLAY if recovered else policy)
+            await execute(self._service, await self._service.get(event.session_id), command)
+        except DomainError as error:
+            if recovered:
+                extra = {"session_id": event.session_id}
+                logger.info("recovered %s settled: %s", event.type, error.code.value, extra=extra)
+                await self._log.mark_applied(event)
+            else:
+                await self._log.mark_not_applied(event, error.code.value, error.message)
+            return error
+        await self._log.mark_applied(event)
+        return None
+
+    async def settle_pending(self, session_id: str) -> None:
+        """Apply the commands a crash left stored but not applied."""
+        for event in await self._log.pending_commands(session_id):
+            await self.apply_stored(event, ApplyPolicy.REPLAY, recovered=True)
