@@ -179,9 +179,9 @@ class SessionDoc(CamelModel):
         index = self.current_question_number - 1
         return self.questions[index] if 0 <= index < len(self.questions) else None
 
-    def asked_question(self, question_id: str | None) -> QuestionSnapshot | None:
-        """The question with this id if it has been asked (the current one or an earlier one)."""
-        for question in self.questions[: self.asked_question_number]:
+    def reached_question(self, question_id: str | None) -> QuestionSnapshot | None:
+        """The question with this id if the flow has reached it (the current one or an earlier one)."""
+        for question in self.questions[: self.current_question_number]:
             if question.id == question_id:
                 return question
         return None
