@@ -242,6 +242,8 @@ function renderQuestion({ question, offline, deadline, draft }) {
   if (page.question?.id !== question.id) {
     const first = page.question === null;
     page.question = { id: question.id, number: question.number };
+    // Shown only once the flow's move is saved: what the tests (and a reload) can rely on.
+    document.documentElement.dataset.questionId = question.id;
     // The draft of this question, as it was saved (after a reload, or coming back online).
     ui.answer.value = draft?.text ?? "";
     ui.timeWarning.textContent = "";
@@ -262,6 +264,7 @@ function renderQuestion({ question, offline, deadline, draft }) {
 function renderWaiting() {
   show("interview");
   page.question = null;
+  document.documentElement.dataset.questionId = "";
   page.deadline = null;
   renderCountdown(null);
   ui.questionNumber.textContent = "Answer saved";

@@ -97,11 +97,11 @@ async def answer_current_question(page: Page, text: str) -> str:
 
 
 async def wait_question_changes(page: Page, previous_id: str) -> None:
+    """Wait until the page shows another question (or the end): the step is saved on this device by then."""
     await page.wait_for_function(
-        "(previous) => { const q = window.interview.client.currentQuestion; "
-        "return window.interview.client.phase !== 'online' && window.interview.client.phase !== 'offline' "
-        "|| (q && q.id !== previous) || window.interview.client.flow.finished "
-        "|| window.interview.client.flow.waiting; }",
+        "(previous) => { const client = window.interview.client; "
+        "return client.phase !== 'online' && client.phase !== 'offline' || client.flow.finished "
+        "|| document.documentElement.dataset.questionId !== previous; }",
         arg=previous_id,
     )
 
@@ -113,13 +113,14 @@ async def outbox(page: Page) -> list[dict[str, Any]]:
 
 
 async def record_saved_ids(page: Page) -> None:
-    """Collect the ids of every item the page saves, and every server seq it delivers."""
+    """Collect the ids of every item the page saves, every server seq it delivers, every answer recorded."""
     await page.evaluate(
         """() => {
-            window.__saved = []; window.__delivered = [];
+            window.__saved = []; window.__delivered = []; window.__recorded = [];
             const client = window.interview.client;
             client.addEventListener('saved', (e) => window.__saved.push(e.detail));
             client.addEventListener('delivered', (e) => window.__delivered.push(e.detail.seq));
+            client.addEventListener('answer', (e) => window.__recorded.push(e.detail.questionId));
         }"""
     )
 

@@ -30,9 +30,11 @@ async def started_interview(page: Page) -> None:
 
 
 async def answer_online(page: Page, text: str) -> str:
+    """Answer while the server is there: wait until it recorded the answer (the page moves on before)."""
     await page.wait_for_selector("#submit-answer:enabled")
     question_id = await answer_current_question(page, text)
     await wait_question_changes(page, question_id)
+    await page.wait_for_function("(id) => window.__recorded.includes(id)", arg=question_id)
     return question_id
 
 
