@@ -641,8 +641,8 @@ async function openLink(client) {
     const progress = link.body.progress;
     ui.start.textContent = "Continue interview";
     showMessage(
-      `You started this interview earlier and are at question ${progress.questionNumber} of ${progress.questionCount}. ` +
-        "Continue where you left off.",
+      `You started this interview earlier and are at question ${progress.questionNumber} ` +
+        `of ${progress.questionCount}. Continue where you left off.`,
       "info",
     );
   }
@@ -705,7 +705,8 @@ function applyPack(pack) {
   const minutes = Math.max(1, Math.ceil(questions.reduce((sum, q) => sum + q.timeLimitSeconds, 0) / 60));
   ui.setupSummary.textContent =
     `Hello ${application.candidateName}. This interview has ${plural(questions.length, "question")} ` +
-    `and takes up to about ${plural(minutes, "minute")}. Answer each question in your own words before its time runs out.`;
+    `and takes up to about ${plural(minutes, "minute")}. ` +
+    "Answer each question in your own words before its time runs out.";
 }
 
 /** @param {InterviewClient} client */

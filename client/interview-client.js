@@ -51,7 +51,13 @@ import { Uploader } from "./uploader.js";
 const DRAFT_SAVE_MS = 300;
 // Flow states in which an interview is running (and is picked up again after a reload).
 const RUNNING = new Set(["online", "reconnecting", "offline", "syncing"]);
-const PHASE_OF = { online: "online", reconnecting: "online", offline: "offline", syncing: "offline", ended: "completed" };
+const PHASE_OF = {
+  online: "online",
+  reconnecting: "online",
+  offline: "offline",
+  syncing: "offline",
+  ended: "completed",
+};
 
 /**
  * @typedef {Object} ClientOptions
@@ -326,7 +332,7 @@ export class InterviewClient extends EventTarget {
       this.timers.later("question-warning", warnAt - Date.now(), () => {
         const seconds = this.flow.dueWarning(Date.now());
         if (seconds !== null) {
-          this.emit("warning", { questionId: question.id, seconds, spoken: this.flow.draftOf(question.id).spoken.length > 0 });
+          this.emit("warning", { questionId: question.id, seconds });
           this.saveFlow().catch(() => {});
         }
         this.armQuestionTimer();
@@ -387,7 +393,8 @@ export class InterviewClient extends EventTarget {
 
   /**
    * Speech of the candidate, part of a question's draft (voice and video interviews).
-   * @param {{questionId?: string | null, text?: string, final?: boolean}} line a transcript line, or none (speech heard)
+   * @param {{questionId?: string | null, text?: string, final?: boolean}} [line] a transcript line;
+   *   none: speech was heard (its words are on their way)
    */
   hearSpeech({ questionId, text, final } = {}) {
     if (!RUNNING.has(this.flow.state)) return;

@@ -19,7 +19,9 @@ export const LINK_MESSAGES = {
   not_found: {
     heading: "We could not find this interview",
     text: "This link does not lead to an interview for you.",
-    next: "Check that you opened the whole link from your invitation. If it still does not work, reply to the invitation and ask the recruiter for a new link.",
+    next:
+      "Check that you opened the whole link from your invitation. " +
+      "If it still does not work, reply to the invitation and ask the recruiter for a new link.",
   },
   completed: {
     heading: "Interview already submitted",
@@ -51,5 +53,6 @@ export async function readLink(api, { userToken, applicationId, timeoutMs = 5000
   }
   if (!response.ok || unreachable(response)) return { kind: "unknown", body: null };
   const kind = response.body?.status;
-  return { kind: ["not_found", "completed", "open", "in_progress"].includes(kind) ? kind : "unknown", body: response.body };
+  const known = ["not_found", "completed", "open", "in_progress"].includes(kind);
+  return { kind: known ? kind : "unknown", body: response.body };
 }

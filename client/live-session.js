@@ -192,10 +192,12 @@ export class LiveSession {
         await client.serverTimedOut(message.questionId);
         break;
       case "transcript.final":
-      case "transcript.partial":
-        client.hearSpeech({ questionId: message.questionId, text: message.text, final: message.type === "transcript.final" });
-        client.emit("transcript", { ...message, final: message.type === "transcript.final", source: "server" });
+      case "transcript.partial": {
+        const final = message.type === "transcript.final";
+        client.hearSpeech({ questionId: message.questionId, text: message.text, final });
+        client.emit("transcript", { ...message, final, source: "server" });
         break;
+      }
       case "answer.recorded":
         client.emit("answer", { ...message });
         break;

@@ -154,7 +154,8 @@ export class Uploader {
     const code = response.body?.code;
     if (code === "SESSION_ALREADY_COMPLETED" || code === "SESSION_NOT_ACTIVE") {
       await this.store.removeOutbox(ids);
-      this.report("UPLOAD_REJECTED", `${plural(ids.length, "item")} arrived after the session ended and were not stored.`);
+      const items = plural(ids.length, "item");
+      this.report("UPLOAD_REJECTED", `${items} arrived after the session ended and were not stored.`);
       return { accepted: 0, duplicates: 0, rejected: ids.length };
     }
     if (response.status === 404) {
