@@ -43,7 +43,7 @@ def _app_version() -> str:
 async def prepare_storage(parts: Assembly) -> None:
     """Indexes, the question bank and (optionally) the demo data; all idempotent."""
     await ensure_indexes(parts.database)
-    await parts.service.load_question_bank(await load_packaged_bank())
+    await parts.service.load_question_bank(parts.bank or await load_packaged_bank())
     if parts.settings.seed_demo:
         await parts.service.ensure_application(demo_application(parts.service.clock.now()))
 
@@ -91,7 +91,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
-            parts.media.start()
+            parts.bank = parts.bank or await load_packaged_bank()
+            parts.media.start([(q.id, q.text) for q in parts.bank])
             yield {STATE_KEY: parts.http}
         finally:
             parts.channel.close_all()

@@ -14,7 +14,7 @@ from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.telemetry import SentryObserver
-from storage import Database
+from storage import Database, QuestionDoc
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -77,6 +77,7 @@ class Assembly:
     channel: Channel
     media: MediaRuntime
     http: HttpDeps
+    bank: list[QuestionDoc] | None = None  # the packaged question bank, once read
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Assembly:
