@@ -91,12 +91,14 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
+            tasks.add(asyncio.create_task(parts.change_feed().run(), name="change-feed"))
             parts.bank = parts.bank or await load_packaged_bank()
             parts.media.start([(q.id, q.text) for q in parts.bank])
             yield {STATE_KEY: parts.http}
         finally:
             parts.channel.close_all()
             await parts.media.close()
+            await parts.service.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:

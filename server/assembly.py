@@ -14,7 +14,7 @@ from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.telemetry import SentryObserver
-from storage import Database, QuestionDoc
+from storage import Change, ChangeFeed, ConnectionClaimed, Database, EventStored, QuestionDoc, SeqsReserved
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -116,6 +116,20 @@ class Assembly:
                 "mediaSessions": len(media.sessions),
                 "transcriber": "whisper" if media.transcribes else "none",
                 "voice": media.voice_name,
+                "storeCommands": {"total": database.commands.total, **database.commands.by_name},
+                "groupCommit": dict(service.write_stats),
             },
         )
         return cls(settings, database, service, channel, media, http)
+
+    def change_feed(self) -> ChangeFeed:
+        """What other processes stored, for the live connections of this one."""
+        return self.database.change_feed(self._on_change, self.service.connections.holds)
+
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, EventStored):
+            self.service.connections.stored_elsewhere(change.event)
+        elif isinstance(change, ConnectionClaimed):
+            self.channel.claimed_elsewhere(change.session_id, change.connection_id, change.epoch)
+        elif isinstance(change, SeqsReserved):
+            self.service.connections.reserved_elsewhere(change.session_id, change.pending)

@@ -5,10 +5,12 @@ Every MongoDB operator and pipeline of the server lives in this package.
 
 from storage.analytics import AnalyticsRows, DayRow, session_analytics_rows
 from storage.applications import ApplicationRepository
+from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved
+from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
 from storage.embedded import EmbeddedMongo, free_port
 from storage.errors import StorageError, StorageUnreachable
-from storage.events import EventRepository
+from storage.events import EventRepository, Rejected
 from storage.indexes import ensure_indexes
 from storage.models import (
     ACTIVE_STATUSES,
@@ -32,6 +34,7 @@ from storage.models import (
 )
 from storage.questions import QuestionRepository, load_packaged_bank
 from storage.rate_limits import RateDecision, RateLimiter
+from storage.seq_counter import Reservation, SeqCounter, SeqRange
 from storage.sessions import SessionChanges, SessionFilter, SessionRepository
 
 __all__ = [
@@ -41,6 +44,11 @@ __all__ = [
     "ApplicationDoc",
     "ApplicationRepository",
     "CamelModel",
+    "Change",
+    "ChangeFeed",
+    "Claim",
+    "ConnectionClaimed",
+    "ConnectionClaims",
     "Database",
     "DayRow",
     "DeviceType",
@@ -49,6 +57,7 @@ __all__ = [
     "EventDoc",
     "EventRepository",
     "EventSource",
+    "EventStored",
     "InterviewSettings",
     "NetworkQuality",
     "QuestionCategory",
@@ -58,8 +67,13 @@ __all__ = [
     "RateDecision",
     "RateLimiter",
     "RecordingRef",
+    "Rejected",
     "Repositories",
+    "Reservation",
     "ScoreBreakdown",
+    "SeqCounter",
+    "SeqRange",
+    "SeqsReserved",
     "SessionChanges",
     "SessionDoc",
     "SessionFilter",

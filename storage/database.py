@@ -11,9 +11,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from storage.applications import ApplicationRepository
+from storage.change_feed import ChangeFeed, OnChange, Wants
+from storage.connections import ConnectionClaims
 from storage.events import EventRepository
+from storage.monitoring import CommandCounter
 from storage.questions import QuestionRepository
 from storage.rate_limits import RateLimiter
+from storage.seq_counter import SeqCounter
 from storage.sessions import SessionRepository
 
 logger = logging.getLogger(__name__)
@@ -39,12 +43,15 @@ class Repositories:
     events: EventRepository
     questions: QuestionRepository
     rate_limits: RateLimiter
+    seqs: SeqCounter
+    connections: ConnectionClaims
 
 
 class Database:
     """Owns the AsyncMongoClient; every repository is built from its collections."""
 
     def __init__(self, url: str, name: str, timeout_ms: int = 2000) -> None:
+        self.commands = CommandCounter()  # the change feed's own client is not counted: it only waits
         # Short timeouts so an unreachable store answers 503 quickly instead of hanging.
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
@@ -54,8 +61,11 @@ class Database:
             socketTimeoutMS=max(timeout_ms * 5, 10_000),
             retryWrites=True,
             appname="interview-server",
+            event_listeners=[self.commands],
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client[name]
+        self._url, self._name, self._timeout_ms = url, name, timeout_ms
+        self._feed_client: AsyncMongoClient[dict[str, Any]] | None = None
         self.collections = Collections(
             applications=self.db["applications"],
             sessions=self.db["interviewSessions"],
@@ -72,10 +82,28 @@ class Database:
             events=EventRepository(c.events),
             questions=QuestionRepository(c.questions),
             rate_limits=RateLimiter(c.rate_limits),
+            seqs=SeqCounter(c.sessions),
+            connections=ConnectionClaims(c.sessions),
         )
+
+    def change_feed(self, on_change: OnChange, wants: Wants) -> ChangeFeed:
+        """The process's change stream, on a client of its own so a busy pool never delays it."""
+        if self._feed_client is None:
+            self._feed_client = AsyncMongoClient(
+                self._url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=self._timeout_ms,
+                connectTimeoutMS=self._timeout_ms,
+                maxPoolSize=2,
+                appname="interview-server-feed",
+            )
+        c = self.collections
+        return ChangeFeed(self._feed_client[self._name], c.events.name, c.sessions.name, on_change, wants)
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")
 
     async def close(self) -> None:
+        if self._feed_client is not None:
+            await self._feed_client.close()
         await self.client.close()

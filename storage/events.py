@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -11,25 +12,42 @@ from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
 
 
+@dataclass
+class Rejected:
+    """Indexes of an insert's documents the unique indexes refused."""
+
+    known_client_ids: set[int] = field(default_factory=set)  # (sessionId, clientEventId) already stored
+    taken_seqs: set[int] = field(default_factory=set)  # (sessionId, seq) already stored
+
+    def __bool__(self) -> bool:
+        return bool(self.known_client_ids or self.taken_seqs)
+
+
 class EventRepository:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
-    async def insert_many(self, events: list[EventDoc]) -> set[int]:
-        """Insert every event; returns the indexes of those rejected as duplicates.
+    async def insert_many(self, events: list[EventDoc]) -> Rejected:
+        """Insert every event in one round trip; returns those the unique indexes refused.
 
         Any failure other than a duplicate key is raised: the caller must not ack it.
         """
+        rejected = Rejected()
         if not events:
-            return set()
+            return rejected
         try:
             await self._collection.insert_many([e.to_document() for e in events], ordered=False)
         except BulkWriteError as error:
             write_errors = error.details.get("writeErrors", [])
             if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
                 raise
-            return {int(e["index"]) for e in write_errors}
-        return set()
+            for write_error in write_errors:
+                index = int(write_error["index"])
+                if "seq" in (write_error.get("keyPattern") or {}):
+                    rejected.taken_seqs.add(index)
+                else:
+                    rejected.known_client_ids.add(index)
+        return rejected
 
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         """The seq of each of these client event ids that is already stored."""
@@ -40,6 +58,20 @@ class EventRepository:
             {"clientEventId": 1, "seq": 1},
         )
         return {d["clientEventId"]: int(d["seq"]) async for d in cursor}
+
+    async def known_client_ids_of(self, wanted: dict[str, list[str]]) -> dict[tuple[str, str], int]:
+        """`known_client_ids` for many sessions in one round trip, keyed by (session id, client event id)."""
+        if not wanted:
+            return {}
+        cursor = self._collection.find(
+            {"$or": [{"sessionId": sid, "clientEventId": {"$in": ids}} for sid, ids in wanted.items()]},
+            {"sessionId": 1, "clientEventId": 1, "seq": 1},
+        )
+        return {(d["sessionId"], d["clientEventId"]): int(d["seq"]) async for d in cursor}
+
+    async def highest_seq(self, session_id: str) -> int:
+        document = await self._collection.find_one({"sessionId": session_id}, {"seq": 1}, sort=[("seq", -1)])
+        return int(document["seq"]) if document else 0
 
     async def events_after(
         self,

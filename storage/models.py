@@ -156,7 +156,8 @@ class SessionDoc(CamelModel):
     asked_question_number: int = 0
     question_asked_at: datetime | None = None
     question_elapsed_seconds: float = 0.0
-    last_seq: int = 0
+    last_seq: int = 0  # the highest seq stored
+    seq_reserved: int = 0  # the highest seq reserved by any writer (see storage/seq_counter.py)
     active_since: datetime | None = None
     active_seconds: float = 0.0
     last_activity_at: datetime | None = None

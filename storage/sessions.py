@@ -126,30 +126,12 @@ class SessionRepository:
             {"$inc": {"currentQuestionNumber": 1, "version": 1}, "$set": {"updatedAt": now, "lastActivityAt": now}},
         )
 
-    async def set_connected_until(self, session_id: str, until: datetime, now: datetime) -> None:
-        """The live-connection lease: the abandon sweeper leaves the session alone until `until`."""
-        await self._collection.update_one(
-            {"sessionId": session_id}, {"$set": {"connectedUntil": until, "lastActivityAt": now}}
-        )
-
     async def attach_recording(self, session_id: str, recording: RecordingRef) -> bool:
         """Reference the session's recording unless it has one already; returns whether it was attached."""
         updated = await self._update(
             {"sessionId": session_id, "recording": None}, {"$set": {"recording": recording.to_document()}}
         )
         return updated is not None
-
-    async def allocate_seqs(self, session_id: str, count: int, now: datetime) -> int:
-        """Reserve `count` consecutive event seqs; returns the last one reserved."""
-        document = await self._collection.find_one_and_update(
-            {"sessionId": session_id},
-            {"$inc": {"lastSeq": count}, "$set": {"lastActivityAt": now}},
-            projection={"lastSeq": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if document is None:
-            raise LookupError(session_id)
-        return int(document["lastSeq"])
 
     async def find_page(
         self, where: SessionFilter, limit: int, before: tuple[datetime, str] | None

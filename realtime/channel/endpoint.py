@@ -68,6 +68,7 @@ class Channel:
 
     def __init__(self, context: ChannelContext) -> None:
         self.context = context
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[BaseRoute]:
         return [WebSocketRoute(PATH, self.serve)]
@@ -75,6 +76,14 @@ class Channel:
     @property
     def live_connections(self) -> int:
         return len(self.context.registry)
+
+    def claimed_elsewhere(self, session_id: str, connection_id: str, epoch: int) -> None:
+        """A newer connection claimed the session (in any process): this process's one retires (4009)."""
+        connection = self.context.registry.live(session_id)
+        if connection is not None and connection.claimed_elsewhere(connection_id, epoch):
+            task = asyncio.create_task(connection.retire(), name=f"ws-retire-{session_id}")
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
 
     def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
         """Ask every live connection to close (on shutdown); clients resume elsewhere."""

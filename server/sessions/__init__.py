@@ -21,7 +21,7 @@ from server.sessions.errors import (
     unauthorized,
     validation_error,
 )
-from server.sessions.event_log import AppendResult, NewClientEvent
+from server.sessions.event_log import AppendResult, LiveSession, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
 from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
@@ -42,7 +42,7 @@ from server.sessions.payloads import (
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import OfflinePack
 from server.sessions.review import QuestionReview, ReviewActivity, build_review
-from server.sessions.service import AnswerOutcome, IngestOutcome, ServiceConfig, SessionService
+from server.sessions.service import AnswerOutcome, IngestOutcome, KnownSession, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
 from server.sessions.tokens import IssuedToken, SessionTokens
@@ -76,6 +76,8 @@ __all__ = [
     "EventType",
     "IngestOutcome",
     "IssuedToken",
+    "KnownSession",
+    "LiveSession",
     "NamedEventPayload",
     "NewClientEvent",
     "NoObserver",

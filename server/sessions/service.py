@@ -16,6 +16,7 @@ from server.sessions.admission import late_admission, strict_refusal
 from server.sessions.analytics import AnalyticsReport, analytics_report
 from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.commands import ApplyPolicy, Command, execute
+from server.sessions.connections import LiveConnections
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, EventType
@@ -25,6 +26,7 @@ from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import OfflinePack, SessionReader
+from server.sessions.server_events import ServerEvents
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
     ACTIVE_STATUSES,
@@ -59,6 +61,15 @@ class AnswerOutcome:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class KnownSession:
+    """What a live connection knows of its session, so a batch of facts is stored without reading it."""
+
+    session_id: str
+    application_id: str
+    status: SessionStatus
+
+
 @dataclass
 class IngestOutcome:
     """What a batch of client events did: stored, already stored, refused as too late, not applied."""
@@ -84,7 +95,9 @@ class SessionService:
         self.clock = clock
         self._config = config or ServiceConfig()
         self._observer: SessionObserver = observer or NoObserver()
-        self._log = EventLog(repos.sessions, repos.events, self.hub, clock)
+        self._log = EventLog(repos.seqs, repos.events, self.hub, clock)
+        self.connections = LiveConnections(repos.connections, self._log, clock)
+        self.server_events = ServerEvents(repos.sessions, self._log)
         self._lifecycle = Lifecycle(repos.sessions, repos.applications, self._log, clock)
         self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
         self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
@@ -102,11 +115,16 @@ class SessionService:
         return await self._repos.sessions.get(session_id)
 
     async def get_for(self, principal: Principal, session_id: str, *, write: bool = False) -> SessionDoc:
-        """The session if `principal` may see it (or act on it); otherwise 404, as if absent."""
+        """The session (with its exact `lastSeq`) if `principal` may see it or act on it; otherwise 404."""
         session = await self._repos.sessions.get(session_id)
         if session is None or not self.may_access(principal, session, write=write):
             raise session_not_found()
-        return session
+        return await self.current(session)
+
+    async def current(self, session: SessionDoc) -> SessionDoc:
+        """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
+        last_seq = await self._log.high_water(session.session_id, session.last_seq)
+        return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
 
     @staticmethod
     def may_access(principal: Principal, session: SessionDoc, *, write: bool = False) -> bool:
@@ -232,7 +250,7 @@ class SessionService:
 
     async def command(self, session_id: str, command: Command) -> SessionDoc:
         """Apply a command that is not logged as a client event (the HTTP actions): always strict."""
-        return await execute(self, await self.get(session_id), command)
+        return await self.current(await execute(self, await self.get(session_id), command))
 
     async def ask_current_question(self, session: SessionDoc) -> EventDoc | None:
         """Append the `question` event for the current question once; None if already asked."""
@@ -271,26 +289,41 @@ class SessionService:
         )
         outcome = await self.ingest(session_id, [event], policy=ApplyPolicy.STRICT)
         seq = outcome.append.seq_by_client_id[answer_id]
-        return AnswerOutcome(await self.get(session_id), seq, duplicate=not outcome.append.accepted)
+        session = await self.current(await self.get(session_id))
+        return AnswerOutcome(session, seq, duplicate=not outcome.append.accepted)
 
     async def ingest(
-        self, session_id: str, events: list[NewClientEvent], *, policy: ApplyPolicy = ApplyPolicy.REPLAY
+        self,
+        session_id: str,
+        events: list[NewClientEvent],
+        *,
+        policy: ApplyPolicy = ApplyPolicy.REPLAY,
+        known: KnownSession | None = None,
     ) -> IngestOutcome:
         """Store client events exactly once and apply the commands among them under `policy`.
 
         Terminal sessions are read-only, except for late uploads from offline
         clients: events stamped before the session ended are accepted while the
-        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open.
+        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open. With
+        `known` (a live connection's view of an active session), a batch of facts
+        under REPLAY is stored without reading the session first, and the
+        outcome's `last_seq` is the batch's own highest seq.
         """
+        facts_only = not any(e.type in COMMAND_TYPES for e in events)
+        if known is not None and known.status in ACTIVE_STATUSES and policy == ApplyPolicy.REPLAY and facts_only:
+            append = await self._log.append_client(session_id, events)
+            if append.accepted:
+                self._observer.client_events_stored(known.session_id, known.application_id, append.accepted)
+            return IngestOutcome(append=append, last_seq=append.last_seq)
         session = await self.get(session_id)
         rejected: list[str] = []
         if policy == ApplyPolicy.STRICT or session.status in TERMINAL_STATUSES:
-            known = await self.known_client_ids(session_id, [e.client_event_id for e in events])
-            refused = strict_refusal(session, events, known) if policy == ApplyPolicy.STRICT else None
+            known_ids = await self.known_client_ids(session_id, [e.client_event_id for e in events])
+            refused = strict_refusal(session, events, known_ids) if policy == ApplyPolicy.STRICT else None
             if refused is not None:
                 raise refused
             if session.status in TERMINAL_STATUSES:
-                events, rejected = late_admission(session, events, known, self.clock.now(), self._late_upload_grace)
+                events, rejected = late_admission(session, events, known_ids, self.clock.now(), self._late_upload_grace)
         append = await self._log.append_client(session_id, events)
         not_applied: dict[str, DomainError] = {}
         if session.status in ACTIVE_STATUSES:
@@ -300,9 +333,9 @@ class SessionService:
                     if error is not None:
                         not_applied[event.client_event_id or ""] = error
         if append.accepted:
-            self._observer.client_events_stored(session, append.accepted)
-        current = await self.get(session_id)
-        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
+            self._observer.client_events_stored(session.session_id, session.application_id, append.accepted)
+        last_seq = append.last_seq if known is not None else await self._log.high_water(session_id)
+        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=last_seq)
 
     async def _apply_stored(self, event: EventDoc) -> DomainError | None:
         """Apply a stored command to the session as it is now; the reason is recorded when it is not."""
@@ -313,43 +346,16 @@ class SessionService:
             return error
         return None
 
-    # ----- server events from the live channel and media ------------------------
-
-    async def record_transcript(
-        self, session_id: str, text: str, start_ms: int, end_ms: int, *, question_id: str | None = None
-    ) -> EventDoc:
-        """A final line of the server's recogniser, filed under `question_id` (default: the one being asked)."""
-        if question_id is None:
-            question = (await self.get(session_id)).current_question()
-            question_id = question.id if question is not None else None
-        payload: dict[str, Any] = {"text": text, "startMs": start_ms, "endMs": end_ms, "source": "server"}
-        if question_id is not None:
-            payload["questionId"] = question_id
-        return await self._log.append_server(session_id, EventType.TRANSCRIPT_FINAL, payload)
-
-    async def record_media_state(self, session_id: str, state: str) -> EventDoc | None:
-        """The WebRTC connection's state; an ended session's log stays closed to media noise."""
-        session = await self.get(session_id)
-        if not session.is_active:
-            return None
-        return await self._log.append_server(session_id, EventType.MEDIA_STATE, {"state": state})
-
-    async def record_token_refresh(self, session_id: str, expires_at: datetime) -> EventDoc | None:
-        """A `token.refresh` (the token itself is minted when sent); None once the session ended."""
-        session = await self.get(session_id)
-        if session.status in TERMINAL_STATUSES:
-            return None
-        return await self._log.append_server(session_id, EventType.TOKEN_REFRESH, {"expiresAt": expires_at.isoformat()})
-
     # ----- connections, recordings, housekeeping --------------------------------
 
-    async def claim_connection(self, session_id: str, until: datetime) -> None:
-        """Mark the session as connected until `until` (renewed by the live channel)."""
-        await self._repos.sessions.set_connected_until(session_id, until, self.clock.now())
+    @property
+    def write_stats(self) -> dict[str, int]:
+        """Batches, events and store round trips of this process's group writer."""
+        return self._log.writer.stats
 
-    async def release_connection(self, session_id: str) -> None:
-        now = self.clock.now()
-        await self._repos.sessions.set_connected_until(session_id, now, now)
+    async def close(self) -> None:
+        """Store what is still queued for writing (on shutdown)."""
+        await self._log.close()
 
     async def recording_consent(self, session: SessionDoc) -> bool:
         """Whether the application records and the candidate's latest `recording.consent` said yes."""
