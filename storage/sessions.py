@@ -10,7 +10,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionStatus
+from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionScores, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,38 @@ class SessionRepository:
             {"sessionId": session_id, "recording": None}, {"$set": {"recording": recording.to_document()}}
         )
         return updated is not None
+
+    async def set_scores(self, session_id: str, scores: SessionScores) -> bool:
+        """Store the scores (and `finalScore`, `scoreBreakdown`) unless newer answers were scored already.
+
+        Scores read from an older event log never replace newer ones; the same or a
+        later log (a re-run, a new scorer version) replaces them. Returns whether stored.
+        """
+        updated = await self._update(
+            {
+                "sessionId": session_id,
+                "$or": [{"scores": None}, {"scores.basedOnSeq": {"$lte": scores.based_on_seq}}],
+            },
+            {
+                "$set": {
+                    "scores": scores.to_document(),
+                    "finalScore": scores.final_score,
+                    "scoreBreakdown": scores.breakdown.to_document(),
+                }
+            },
+        )
+        return updated is not None
+
+    async def find_unscored(self, statuses: list[SessionStatus], limit: int) -> list[str]:
+        """Sessions in `statuses` never scored, or with events logged since they were scored."""
+        cursor = self._collection.find(
+            {
+                "status": {"$in": [s.value for s in statuses]},
+                "$or": [{"scores": None}, {"$expr": {"$lt": ["$scores.basedOnSeq", "$lastSeq"]}}],
+            },
+            {"sessionId": 1},
+        ).limit(limit)
+        return [d["sessionId"] async for d in cursor]
 
     async def allocate_seqs(self, session_id: str, count: int, now: datetime) -> int:
         """Reserve `count` consecutive event seqs; returns the last one reserved."""
