@@ -91,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
+            tasks.add(asyncio.create_task(parts.service.scoring.sweep_forever(), name="score-sweeper"))
             parts.media.start()
             yield {STATE_KEY: parts.http}
         finally:
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await parts.service.scoring.close()
             await parts.database.close()
 
     app = Starlette(

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     speech_end_silence_ms: int = Field(default=400, ge=100, le=5000)
     recordings_dir: Path | None = None
 
+    # Scoring (docs/scoring.md): `auto` uses embeddings when the `scoring` extra is installed.
+    scorer: Literal["auto", "embedding", "lexical"] = "auto"
+    scoring_threads: int = Field(default=1, ge=1, le=16)
+    score_sweep_seconds: int = Field(default=300, ge=1)
+
     # Observability.
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)

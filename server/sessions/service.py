@@ -24,6 +24,7 @@ from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import OfflinePack, SessionReader
+from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
     ACTIVE_STATUSES,
@@ -47,6 +48,7 @@ class ServiceConfig:
     abandon_after_seconds: int = 1800
     late_upload_grace_seconds: int = 86400
     start_limit: StartLimit = field(default_factory=StartLimit)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class SessionService:
         self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
         self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
         self._reader = SessionReader(repos, self._log, clock)
+        self.scoring = SessionScoring(repos.sessions, self._reader, clock, self._config.scoring)
         self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
         self._late_upload_grace = timedelta(seconds=self._config.late_upload_grace_seconds)
 
@@ -164,6 +167,10 @@ class SessionService:
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         return await self._log.known_client_ids(session_id, list(dict.fromkeys(client_event_ids)))
 
+    async def score(self, session_id: str) -> SessionScores:
+        """Score an ended session now (off the event loop) and store it; see SessionScoring.score."""
+        return await self.scoring.score(session_id)
+
     async def analytics(self, start: datetime, end: datetime) -> AnalyticsReport:
         rows = await session_analytics_rows(self._repos.sessions, start, end)
         return analytics_report(rows, start, end)
@@ -201,6 +208,7 @@ class SessionService:
     ) -> SessionDoc:
         """Move the session to `target` atomically (see Lifecycle.move); a resume asks the question again."""
         updated = await self._lifecycle.move(session_id, target, reason=reason, expected=expected)
+        self.scoring.session_moved(session_id, target)
         if target == SessionStatus.IN_PROGRESS:
             await self._flow.ask_current_question(updated)
         return await self.get(session_id)

@@ -56,7 +56,8 @@ def score_events(scorer: Scorer, session: SessionDoc, events: list[EventDoc], sc
     reviews, _ = build_review(session, events, include_expected=True)
     answers = {review.id: material_of(review) for review in reviews}
     based_on = max([session.last_seq, *(e.seq for e in events)])
-    return scorer.score_session(session, answers, based_on_seq=based_on, scored_at=scored_at)
+    stored_precision = scored_at.replace(microsecond=scored_at.microsecond // 1000 * 1000)  # as MongoDB keeps it
+    return scorer.score_session(session, answers, based_on_seq=based_on, scored_at=stored_precision)
 
 
 class SessionScoring:
