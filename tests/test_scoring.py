@@ -156,6 +156,12 @@ def test_no_answer_scores_zero_and_says_why(lexical: Scorer, bank: list[Question
     assert scored.reasons
 
 
+def test_an_unsure_start_does_not_make_an_answer_a_non_answer(lexical: Scorer, bank: list[QuestionDoc]) -> None:
+    text = "I'm not sure, but I think an index is a B-tree that speeds up lookups and slows down writes."
+    scored = lexical.score_question(question(bank, "q-tech-junior-02"), AnswerMaterial(typed=text))
+    assert scored.answered and scored.correctness.score > 0
+
+
 # ----- answers from the review, and the session -------------------------------------------------
 
 

@@ -37,13 +37,14 @@ WEIGHTS = {"correctness": 0.5, "depth": 0.3, "clarity": 0.2}
 # final score, shrink towards MIN_RELEVANCE: fluent words about something else are not a good answer.
 RELEVANT_AT = 50.0
 MIN_RELEVANCE = 0.2
-# Fewer content words than this, or a short "I don't know", is no answer to score.
-SUBSTANTIVE_WORDS = 4
+# Fewer content words than this, or little more than an "I don't know", is no answer to score.
+SUBSTANTIVE_WORDS = 3
 _NON_ANSWER = re.compile(
-    r"\b(?:don'?t know|do not know|not sure|no idea|skip|pass|can'?t answer|cannot answer|can'?t think"
-    r"|never had|rather not|nothing comes to mind)\b"
+    r"\b(?:don'?t know|do not know|not sure|no idea|skip this|can we skip|can'?t answer|cannot answer"
+    r"|can'?t think of|never had to|rather not|nothing comes to mind)\b"
 )
-NON_ANSWER_MAX_WORDS = 20
+# Content words besides the "I don't know" that make it an answer after all ("not sure, but ...").
+BESIDES_REFUSAL_WORDS = 4
 
 
 def no_substance(answer: AnswerMaterial) -> str | None:
@@ -52,9 +53,9 @@ def no_substance(answer: AnswerMaterial) -> str | None:
         return "Not answered: no typed text and no transcript"
     content = len(tokens(answer.text))
     if content < SUBSTANTIVE_WORDS:
-        return f"No substantive answer: {content} content words"
+        return f"No substantive answer: {content} content word{'' if content == 1 else 's'}"
     said = " ".join(answer.text.lower().replace("\u2019", "'").split())
-    if answer.word_count <= NON_ANSWER_MAX_WORDS and _NON_ANSWER.search(said):
+    if _NON_ANSWER.search(said) and len(tokens(_NON_ANSWER.sub(" ", said))) < BESIDES_REFUSAL_WORDS:
         return "No substantive answer: the candidate said they could not answer"
     return None
 
