@@ -186,7 +186,11 @@ class SessionRepository:
     async def find_page(
         self, where: SessionFilter, limit: int, before: tuple[datetime, str] | None
     ) -> list[SessionDoc]:
-        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item."""
+        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item.
+
+        Listed sessions come without their detailed `scores` (kilobytes each; `finalScore`
+        and `scoreBreakdown` stay): read one session for them.
+        """
         query = where.query()
         if before is not None:
             started_at, session_id = before
@@ -194,7 +198,9 @@ class SessionRepository:
                 {"startedAt": {"$lt": started_at}},
                 {"startedAt": started_at, "sessionId": {"$lt": session_id}},
             ]
-        cursor = self._collection.find(query).sort([("startedAt", DESCENDING), ("sessionId", DESCENDING)])
+        cursor = self._collection.find(query, {"scores": 0}).sort(
+            [("startedAt", DESCENDING), ("sessionId", DESCENDING)]
+        )
         return [SessionDoc.model_validate(d) async for d in cursor.limit(limit)]
 
     async def find_stale(self, idle_before: datetime, limit: int) -> list[str]:

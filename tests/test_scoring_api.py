@@ -120,6 +120,9 @@ async def test_the_candidate_sees_no_scores_and_no_expected_points(client: httpx
         assert all(q["expectedAnswerPoints"] is None for q in body["questions"])
     listed = (await client.get("/api/interview/sessions", headers=started.candidate)).json()["sessions"]
     assert [s["finalScore"] for s in listed] == [None]
+    params = {"applicationId": started.application["id"]}
+    for_staff = (await client.get("/api/interview/sessions", params=params, headers=RECRUITER)).json()["sessions"]
+    assert [s["finalScore"] is not None and s["scoreBreakdown"] is not None for s in for_staff] == [True]
 
 
 # ----- on demand ---------------------------------------------------------------------------------
