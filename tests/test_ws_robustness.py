@@ -190,8 +190,11 @@ async def seed_history(server: ServerProcess, session_id: str, count: int, text_
 
 
 async def wait_released(server: ServerProcess, session_id: str) -> None:
-    """Until the server marked the session as no longer connected (its connection ended)."""
-    async with store_of(server) as db, asyncio.timeout(30):
+    """Until the server marked the session as no longer connected (its connection ended).
+
+    Generous: on a loaded machine the stuck replay, the 8 heartbeats and the teardown all stretch.
+    """
+    async with store_of(server) as db, asyncio.timeout(90):
         while True:
             session = await db.interviewSessions.find_one({"sessionId": session_id})
             until = session.get("connectedUntil")

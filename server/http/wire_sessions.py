@@ -10,7 +10,16 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 from server.http.wire import QuestionOut
 from server.sessions import MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
 from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
-from storage import CamelModel, EventDoc, EventSource, ScoreBreakdown, SessionDoc, SessionMetadata, SessionStatus
+from storage import (
+    CamelModel,
+    EventDoc,
+    EventSource,
+    ScoreBreakdown,
+    SessionDoc,
+    SessionMetadata,
+    SessionScores,
+    SessionStatus,
+)
 
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 1024 * 1024
@@ -22,7 +31,10 @@ EventType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class SessionOut(CamelModel):
-    """A session as every endpoint returns it; internal bookkeeping fields never leave the server."""
+    """A session as every endpoint returns it; internal bookkeeping fields never leave the server.
+
+    `finalScore` and `scoreBreakdown` are shown to staff only (null for the candidate).
+    """
 
     session_id: str
     application_id: str
@@ -42,16 +54,18 @@ class SessionOut(CamelModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, session: SessionDoc) -> SessionOut:
+    def of(cls, session: SessionDoc, *, staff: bool = False) -> SessionOut:
         question = session.current_question() if session.is_active else None
         total = len(session.questions)
-        stored = session.model_dump(include=_STORED_FIELDS)
+        stored = session.model_dump(include=_STORED_FIELDS if staff else _STORED_FIELDS - _STAFF_FIELDS)
         current = QuestionOut.of(question, total) if question else None
         return cls(**stored, question_count=total, current_question=current)
 
 
 # The fields SessionOut copies from the stored document as they are.
 _STORED_FIELDS = set(SessionOut.model_fields) - {"question_count", "current_question"}
+# Scores assist the reviewers; the candidate does not see them.
+_STAFF_FIELDS = {"final_score", "score_breakdown"}
 
 
 class SessionListQuery(RequestModel):
@@ -167,6 +181,11 @@ class SessionDetails(CamelModel):
     unassigned: ReviewActivity = Field(description="Answers and transcripts that name no question of the session")
     events: EventSummary
     truncated: bool = Field(description="True when the session has more answers/transcripts than one response holds")
+    scores: SessionScores | None = Field(
+        default=None,
+        description="Staff only: scores by question with their explanations (null until scored, and for the"
+        " candidate); they assist a human reviewer",
+    )
 
 
 class AnalyticsQuery(RequestModel):

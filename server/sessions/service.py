@@ -26,6 +26,7 @@ from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import OfflinePack, SessionReader
+from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.server_events import ServerEvents
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
@@ -50,6 +51,7 @@ class ServiceConfig:
     abandon_after_seconds: int = 1800
     late_upload_grace_seconds: int = 86400
     start_limit: StartLimit = field(default_factory=StartLimit)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class SessionService:
         self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
         self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
         self._reader = SessionReader(repos, self._log, clock)
+        self.scoring = SessionScoring(repos.sessions, self._reader, clock, self._config.scoring)
         self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
         self._late_upload_grace = timedelta(seconds=self._config.late_upload_grace_seconds)
 
@@ -123,8 +126,7 @@ class SessionService:
 
     async def current(self, session: SessionDoc) -> SessionDoc:
         """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
-        last_seq = await self._log.high_water(session.session_id, session.last_seq)
-        return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
+        return await self._reader.current(session)
 
     @staticmethod
     def may_access(principal: Principal, session: SessionDoc, *, write: bool = False) -> bool:
@@ -183,6 +185,10 @@ class SessionService:
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         return await self._log.known_client_ids(session_id, list(dict.fromkeys(client_event_ids)))
 
+    async def score(self, session_id: str) -> SessionScores:
+        """Score an ended session now (off the event loop) and store it; see SessionScoring.score."""
+        return await self.scoring.score(session_id)
+
     async def analytics(self, start: datetime, end: datetime) -> AnalyticsReport:
         rows = await session_analytics_rows(self._repos.sessions, start, end)
         return analytics_report(rows, start, end)
@@ -220,6 +226,7 @@ class SessionService:
     ) -> SessionDoc:
         """Move the session to `target` atomically (see Lifecycle.move); a resume asks the question again."""
         updated = await self._lifecycle.move(session_id, target, reason=reason, expected=expected)
+        self.scoring.session_moved(session_id, target)
         if target == SessionStatus.IN_PROGRESS:
             await self._flow.ask_current_question(updated)
         return await self.get(session_id)
