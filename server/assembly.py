@@ -15,7 +15,7 @@ from server.http.auth import Authenticator, UserTokens
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
-from storage import Change, ChangeFeed, ConnectionClaimed, Database, EventStored, QuestionDoc, SeqsReserved
+from storage import Change, ChangeFeed, ConnectionClaimed, Database, Durability, EventStored, QuestionDoc, SeqsReserved
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -84,7 +84,8 @@ class Assembly:
     def build(cls, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Assembly:
         if settings.mongodb_url is None:
             raise ValueError("MONGODB_URL must be resolved before building the app")
-        database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms)
+        durability: Durability = "acknowledged" if settings.store_durability == "acknowledged" else "majority"
+        database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms, durability)
         service = SessionService(
             database.repositories(),
             clock=clock,
@@ -123,6 +124,7 @@ class Assembly:
                 "mediaSessions": len(media.sessions),
                 "transcriber": "whisper" if media.transcribes else "none",
                 "voice": media.voice_name,
+                "storeDurability": database.durability,
                 "storeCommands": {"total": database.commands.total, **database.commands.by_name},
                 "groupCommit": dict(service.write_stats),
             },

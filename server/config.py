@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "interview"
     mongodb_timeout_ms: int = Field(default=2000, ge=100, le=60000)
+    # What an ack waits for: `majority` (survives a primary failover; reads that feed replay use
+    # the majority read concern too), `acknowledged` (the primary alone), or `auto`: majority when
+    # the store is a replica set (SecantusDB reports itself as one), acknowledged otherwise.
+    store_durability: Literal["auto", "majority", "acknowledged"] = "auto"
 
     # Auth: user tokens come from the hiring platform, session tokens from us.
     auth_jwt_secret: SecretStr | None = None

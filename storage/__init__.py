@@ -8,6 +8,7 @@ from storage.applications import ApplicationRepository
 from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved
 from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
+from storage.durability import Durability
 from storage.embedded import EmbeddedMongo, free_port
 from storage.errors import StorageError, StorageUnreachable
 from storage.events import EventRepository, Rejected
@@ -59,6 +60,7 @@ __all__ = [
     "DeviceType",
     "Difficulty",
     "DimensionScore",
+    "Durability",
     "EmbeddedMongo",
     "EventDoc",
     "EventRepository",

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from storage.applications import ApplicationRepository
 from storage.change_feed import ChangeFeed, OnChange, Wants
 from storage.connections import ConnectionClaims
+from storage.durability import Durability, client_options
 from storage.events import EventRepository
 from storage.monitoring import CommandCounter
 from storage.questions import QuestionRepository
@@ -50,7 +51,7 @@ class Repositories:
 class Database:
     """Owns the AsyncMongoClient; every repository is built from its collections."""
 
-    def __init__(self, url: str, name: str, timeout_ms: int = 2000) -> None:
+    def __init__(self, url: str, name: str, timeout_ms: int = 2000, durability: Durability = "majority") -> None:
         self.commands = CommandCounter()  # the change feed's own client is not counted: it only waits
         # Short timeouts so an unreachable store answers 503 quickly instead of hanging.
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -62,7 +63,9 @@ class Database:
             retryWrites=True,
             appname="interview-server",
             event_listeners=[self.commands],
+            **client_options(durability),
         )
+        self.durability = durability
         self.db: AsyncDatabase[dict[str, Any]] = self.client[name]
         self._url, self._name, self._timeout_ms = url, name, timeout_ms
         self._feed_client: AsyncMongoClient[dict[str, Any]] | None = None

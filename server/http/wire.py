@@ -74,6 +74,7 @@ class HealthOut(CamelModel):
     media_sessions: int | None = Field(default=None, description="Open WebRTC media sessions in this process.")
     transcriber: str | None = Field(default=None, description="`whisper` or `none`: is speech transcribed here?")
     voice: str | None = Field(default=None, description="The interviewer's voice, or null (the page speaks).")
+    store_durability: str | None = Field(default=None, description="What an ack waits for: majority or acknowledged.")
     store_commands: dict[str, int] | None = Field(
         default=None, description="Store round trips this process has made: `total`, and by command name."
     )
