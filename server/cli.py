@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             ws="websockets",
-            ws_max_size=settings.ws_max_message_bytes,
+            ws_max_size=settings.ws_transport_max_bytes,
             proxy_headers=False,
             log_config=None,
             lifespan="on",

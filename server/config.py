@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_hello_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Counted in characters of a frame's JSON text (the name is historical); see ws_transport_max_bytes.
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_rate_limit_per_second: float = Field(default=20.0, gt=0)
     ws_rate_limit_burst: int = Field(default=60, ge=1)
@@ -174,6 +175,11 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)
         return value
+
+    @property
+    def ws_transport_max_bytes(self) -> int:
+        """The transport's frame limit in bytes: WS_MAX_MESSAGE_BYTES counts characters, each at most 4 UTF-8 bytes."""
+        return 4 * self.ws_max_message_bytes
 
     @property
     def recordings_path(self) -> Path:

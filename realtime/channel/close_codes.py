@@ -26,7 +26,7 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     CloseCode.NORMAL: ("Normal closure.", "Nothing; the conversation is over."),
     CloseCode.GOING_AWAY: ("The server is shutting down.", "Reconnect with `lastSeq`."),
     CloseCode.MESSAGE_TOO_BIG: (
-        "A frame was larger than `maxMessageBytes` (64 KiB).",
+        "A frame was longer than `maxMessageBytes` characters (65,536 by default).",
         "Fix the client; reconnect and resend smaller messages.",
     ),
     CloseCode.INTERNAL_ERROR: (

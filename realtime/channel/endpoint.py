@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from realtime.channel.asyncio import ChannelContext, Connection
 from realtime.channel.close_codes import CloseCode
+from realtime.channel.errors import retryable
 from realtime.channel.framing import parse_hello
 from realtime.channel.origins import origin_allowed
 from realtime.channel.transport import ConnectionLost
@@ -56,8 +57,10 @@ class StarletteTransport:
 
 
 async def _reject(transport: StarletteTransport, code: CloseCode, error: ErrorCode, message: str) -> None:
+    """Say why in an `error` (retryable as the code is), then close with `code`."""
+    refusal = ErrorMessage(code=error.value, message=message, retryable=retryable(error))
     try:
-        await transport.send(json.dumps(ErrorMessage(code=error.value, message=message).to_json_dict()))
+        await transport.send(json.dumps(refusal.to_json_dict()))
     except ConnectionLost:
         return
     await transport.close(code, message.lower())

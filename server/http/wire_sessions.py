@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from server.http.wire import QuestionOut
-from server.sessions import MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
+from server.sessions import INT64_MAX, MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
 from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
 from storage import CamelModel, EventDoc, EventSource, ScoreBreakdown, SessionDoc, SessionMetadata, SessionStatus
 
@@ -86,7 +86,7 @@ class EventOut(CamelModel):
 
 
 class EventsQuery(RequestModel):
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: int = Field(default=0, ge=0, le=INT64_MAX)
     limit: int = Field(default=100, ge=1, le=MAX_EVENTS_PAGE)
 
 
@@ -108,10 +108,26 @@ class EventBatchRequest(RequestModel):
     events: list[ClientEventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
+class EventBatchEnvelope(RequestModel):
+    """What the upload reads first; each item is then validated on its own as a `ClientEventIn`."""
+
+    events: list[Any] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
 class NotApplied(CamelModel):
     id: str
     code: str
     message: str
+
+
+class RefusedEvent(CamelModel):
+    """One uploaded event refused for good (not stored): resending it cannot help."""
+
+    index: int = Field(description="Its position in the uploaded `events`")
+    id: str | None = Field(description="Its `id`, when it had a usable one")
+    code: str
+    message: str
+    field: str | None = Field(description="The offending field, e.g. `ts` or `payload.text`")
 
 
 class EventBatchResponse(CamelModel):
@@ -123,6 +139,11 @@ class EventBatchResponse(CamelModel):
         default_factory=list,
         description="Stored commands that changed nothing (replayed too late, another question...), with the reason;"
         " omitted when empty",
+    )
+    refused: list[RefusedEvent] = Field(
+        default_factory=list,
+        description="Events refused for good (invalid, or holding what the store cannot keep), each with its index;"
+        " the others were stored. Omitted when empty",
     )
 
 
@@ -184,12 +205,14 @@ __all__ = [
     "AnswerRequest",
     "AnswerResponse",
     "ClientEventIn",
+    "EventBatchEnvelope",
     "EventBatchRequest",
     "EventBatchResponse",
     "EventOut",
     "EventSummary",
     "EventsPage",
     "EventsQuery",
+    "RefusedEvent",
     "SessionDetails",
     "SessionListQuery",
     "SessionListResponse",
