@@ -47,6 +47,7 @@ STATUS_TEXT = {
     409: "Conflict (APPLICATION_EXISTS, RECORDING_EXISTS)",
     413: "Body too large (PAYLOAD_TOO_LARGE)",
     415: "Unsupported content type (VALIDATION_ERROR)",
+    416: "Range not satisfiable (VALIDATION_ERROR); see Content-Range",
     429: "Rate limited (RATE_LIMITED); see Retry-After",
     503: "Storage unavailable (STORAGE_UNAVAILABLE)",
 }
@@ -55,11 +56,14 @@ _ROUTER_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
 class HttpError(DomainError):
-    """An error only the HTTP edge raises, with a status the table does not give (e.g. 415)."""
+    """An error only the HTTP edge raises, with a status the table does not give (e.g. 415), and its headers."""
 
-    def __init__(self, status: int, code: ErrorCode, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(code, message, details)
         self.status = status
+        self.headers = headers or {}
 
 
 def status_of(error: DomainError) -> int:
@@ -67,6 +71,8 @@ def status_of(error: DomainError) -> int:
 
 
 def headers_of(error: DomainError) -> dict[str, str]:
+    if isinstance(error, HttpError) and error.headers:
+        return error.headers
     if error.code == ErrorCode.UNAUTHORIZED:
         return {"WWW-Authenticate": "Bearer"}
     if error.code == ErrorCode.RATE_LIMITED and isinstance(error.details, dict):
