@@ -21,6 +21,7 @@ from server.demo import demo_application
 from server.http import (
     STATE_KEY,
     build_openapi,
+    http_middleware,
     http_routes,
     on_domain_error,
     on_router_error,
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
 
     app = Starlette(
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
+        middleware=http_middleware(settings),
         exception_handlers={
             DomainError: on_domain_error,
             HTTPException: on_router_error,

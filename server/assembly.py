@@ -48,8 +48,7 @@ def channel_config(settings: Settings) -> ChannelConfig:
         send_queue_size=settings.ws_send_queue_size,
         token_refresh_before_seconds=settings.token_refresh_before_seconds,
         ice_servers=[server.to_browser() for server in settings.ice_servers],
-        allowed_origins=tuple(settings.allowed_origins),
-        public_url=settings.public_url,
+        allowed_origins=settings.browser_origins,
     )
 
 

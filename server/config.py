@@ -6,11 +6,20 @@ import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.sessions.wire_types import canonical_origin
+
 _ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
+
+
+def _origin_part(url: str) -> str:
+    """`scheme://netloc` of a URL (its path, query and fragment dropped)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _split_list(value: object) -> object:
@@ -163,6 +172,28 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        canonical = [canonical_origin(item) for item in value]
+        bad = [item for item, origin in zip(value, canonical, strict=True) if origin is None]
+        if bad:
+            raise ValueError(f"ALLOWED_ORIGINS holds entries that are not http(s) origins: {bad}")
+        return [origin for origin in canonical if origin is not None]
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and canonical_origin(_origin_part(value)) is None:
+            raise ValueError("PUBLIC_URL must be an http(s) URL")
+        return value
+
+    @property
+    def browser_origins(self) -> frozenset[str]:
+        """Origins a browser page may call the API and open the socket from: ALLOWED_ORIGINS and PUBLIC_URL's."""
+        public = canonical_origin(_origin_part(self.public_url)) if self.public_url else None
+        return frozenset([*self.allowed_origins, *([public] if public else [])])
 
     @field_validator("ice_servers", mode="before")
     @classmethod

@@ -26,8 +26,8 @@ class ChannelConfig:
     token_refresh_before_seconds: int = 300
     # RTCIceServer objects for the browser, sent in `welcome`.
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
-    allowed_origins: tuple[str, ...] = ()
-    public_url: str | None = None
+    # Canonical origins (ALLOWED_ORIGINS and PUBLIC_URL's) besides the server's own address.
+    allowed_origins: frozenset[str] = frozenset()
 
     @property
     def lease_seconds(self) -> float:

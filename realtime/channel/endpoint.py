@@ -14,7 +14,7 @@ from realtime.channel.asyncio import ChannelContext, Connection
 from realtime.channel.close_codes import CloseCode
 from realtime.channel.errors import retryable
 from realtime.channel.framing import parse_hello
-from realtime.channel.origins import origin_allowed
+from realtime.channel.origins import origin_allowed, own_origins
 from realtime.channel.transport import ConnectionLost
 from realtime.messages import SUBPROTOCOL, ErrorMessage, HelloMessage
 from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError
@@ -91,7 +91,9 @@ class Channel:
         offered = websocket.scope.get("subprotocols") or []
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
         origin = websocket.headers.get("origin")
-        allowed = origin_allowed(origin, websocket.headers.get("host"), config.allowed_origins, config.public_url)
+        # Our own origin is the address this connection arrived on, never the client's Host header.
+        own = own_origins(websocket.scope.get("scheme", "ws"), websocket.scope.get("server"))
+        allowed = origin_allowed(origin, config.allowed_origins, own)
         # Decided before accepting; the socket is accepted only so the browser can see code 4003
         # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from it.
         await websocket.accept(subprotocol=subprotocol)

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from server.sessions import DomainError, ErrorCode, storage_unavailable
 
@@ -89,11 +90,24 @@ async def on_domain_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def on_router_error(_request: Request, exc: Exception) -> Response:
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    router = request.scope.get("router")
+    methods: set[str] = set()
+    for route in getattr(router, "routes", []):
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
+
+
+async def on_router_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _ROUTER_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
     message = _ROUTER_MESSAGES.get(exc.status_code, str(exc.detail))
-    return error_response(HttpError(exc.status_code, code, message), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
+    return error_response(HttpError(exc.status_code, code, message), headers=headers)
 
 
 async def on_storage_error(_request: Request, exc: Exception) -> Response:

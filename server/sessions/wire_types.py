@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, StringConstraints
 
@@ -17,9 +18,29 @@ Uuid = Annotated[
 # Ids compare as text in the store, so one UUID has one spelling.
 CanonicalUuid = Annotated[Uuid, AfterValidator(str.lower)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RequestModel(CamelModel):
     """Incoming bodies and messages refuse unknown fields (pydantic v2 never turns numbers into strings)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def canonical_origin(text: str) -> str | None:
+    """`text` as a browser's Origin header spells it (`scheme://host[:port]`, lower case, no default port).
+
+    None when it is not an http(s) origin; a path, query or user name makes it none either.
+    """
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
