@@ -28,8 +28,8 @@ from server.http import (
     on_storage_error,
     on_unexpected,
 )
-from server.sessions import SYSTEM_CLOCK, Clock, DomainError, StorageError, StorageUnreachable
-from storage import ensure_indexes, load_packaged_bank
+from server.sessions import SYSTEM_CLOCK, Clock, DomainError, StorageError
+from storage import EmbeddedMongo, ensure_indexes, load_packaged_bank
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,12 @@ async def _sweep_abandoned(parts: Assembly) -> None:
             logger.warning("abandon sweep failed: %s", type(error).__name__)
 
 
-def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
-    """Build the app for `settings` (MONGODB_URL and secrets already resolved)."""
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: EmbeddedMongo | None = None) -> Starlette:
+    """Build the app for `settings` (MONGODB_URL and secrets already resolved).
+
+    With `store`, the app owns the embedded store: its lifespan stops it last, so the
+    process (uvicorn re-raises the stop signal once the lifespan is over) never exits first.
+    """
     parts = Assembly.build(settings, clock)
     routes = [*http_routes(), *parts.channel.routes()]
     openapi_document = build_openapi(routes, _app_version())
@@ -103,6 +107,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await parts.database.close()
+            if store is not None:
+                await asyncio.to_thread(store.stop)
 
     app = Starlette(
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
@@ -110,7 +116,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
         exception_handlers={
             DomainError: on_domain_error,
             HTTPException: on_router_error,
-            StorageUnreachable: on_storage_error,
+            StorageError: on_storage_error,
             Exception: on_unexpected,
         },
         lifespan=lifespan,

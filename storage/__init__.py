@@ -7,7 +7,7 @@ from storage.analytics import AnalyticsRows, DayRow, session_analytics_rows
 from storage.applications import ApplicationRepository
 from storage.database import Database, Repositories
 from storage.embedded import EmbeddedMongo, free_port
-from storage.errors import StorageError, StorageUnreachable
+from storage.errors import StorageError, StorageUnreachable, is_unreachable
 from storage.events import EventRepository
 from storage.indexes import ensure_indexes
 from storage.models import (
@@ -70,6 +70,7 @@ __all__ = [
     "StorageUnreachable",
     "ensure_indexes",
     "free_port",
+    "is_unreachable",
     "load_packaged_bank",
     "session_analytics_rows",
 ]

@@ -45,13 +45,15 @@ class Database:
     """Owns the AsyncMongoClient; every repository is built from its collections."""
 
     def __init__(self, url: str, name: str, timeout_ms: int = 2000) -> None:
-        # Short timeouts so an unreachable store answers 503 quickly instead of hanging.
+        # Every operation has `timeout_ms` in all (PyMongo's client-side operation timeout: server
+        # selection, connecting, waiting for a pooled connection and the reply), so a store that is
+        # down or frozen answers 503 within about that time instead of a socket timeout later.
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
             tz_aware=True,
+            timeoutMS=timeout_ms,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 5, 10_000),
             retryWrites=True,
             appname="interview-server",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -22,6 +23,7 @@ from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageErr
 logger = logging.getLogger(__name__)
 
 PATH = "/ws/interview"
+CLOSE_SECONDS = 2.0
 
 
 class StarletteTransport:
@@ -50,10 +52,24 @@ class StarletteTransport:
     async def close(self, code: int, reason: str) -> None:
         if self._websocket.application_state != WebSocketState.CONNECTED:
             return
+        # Keep reading while closing: frames the client still sends would otherwise fill the server's
+        # receive queue, and its close frame behind them would be read only after the 10 s close timeout.
+        discard = asyncio.create_task(self._discard_incoming())
         try:
-            await self._websocket.close(code, reason[:120])
-        except (WebSocketDisconnect, RuntimeError, OSError):
+            # A client that reads nothing cannot even take the close frame: give up on it, not wait 20 s.
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await self._websocket.close(code, reason[:120])
+        except (WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
             return
+        finally:
+            discard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await discard
+
+    async def _discard_incoming(self) -> None:
+        with contextlib.suppress(Exception):
+            while await self.receive() is not None:
+                pass
 
 
 async def _reject(transport: StarletteTransport, code: CloseCode, error: ErrorCode, message: str) -> None:

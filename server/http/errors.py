@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
-from server.sessions import DomainError, ErrorCode, storage_unavailable
+from server.sessions import DomainError, ErrorCode, is_unreachable, storage_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,10 @@ async def on_router_error(request: Request, exc: Exception) -> Response:
     return error_response(HttpError(exc.status_code, code, message), headers=headers)
 
 
-async def on_storage_error(_request: Request, exc: Exception) -> Response:
+async def on_storage_error(request: Request, exc: Exception) -> Response:
+    """503 when the store did not answer in time; any other store failure is unexpected (500)."""
+    if not is_unreachable(exc):
+        return await on_unexpected(request, exc)
     logger.warning("storage unavailable: %s", type(exc).__name__)
     return error_response(storage_unavailable())
 

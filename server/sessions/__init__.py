@@ -51,7 +51,7 @@ from server.sessions.storable import INT64_MAX, MAX_DEPTH, MAX_JSON_DEPTH, Unsto
 from server.sessions.tokens import IssuedToken, SessionTokens
 from server.sessions.validation import printable, validation_details
 from server.sessions.views import QuestionView
-from storage import StorageError, StorageUnreachable
+from storage import StorageError, StorageUnreachable, is_unreachable
 
 __all__ = [
     "ALLOWED",
@@ -115,6 +115,7 @@ __all__ = [
     "client_event_type",
     "forbidden",
     "invalid_application",
+    "is_unreachable",
     "json_depth",
     "missing_field",
     "payload_too_large",
