@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: Embedd
 
     app = Starlette(
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
-        middleware=http_middleware(settings),
+        middleware=http_middleware(settings, parts.http),
         exception_handlers={
             DomainError: on_domain_error,
             HTTPException: on_router_error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from realtime.channel import Channel, ChannelConfig, ChannelContext
@@ -11,6 +12,7 @@ from realtime.webrtc import MediaRuntime, signalling_factory
 from server.config import Settings
 from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
+from server.http.request import client_address
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.telemetry import SentryObserver
 from storage import Database
@@ -49,6 +51,9 @@ def channel_config(settings: Settings) -> ChannelConfig:
         token_refresh_before_seconds=settings.token_refresh_before_seconds,
         ice_servers=[server.to_browser() for server in settings.ice_servers],
         allowed_origins=settings.browser_origins,
+        prehello_per_ip=settings.ws_prehello_per_ip,
+        prehello_total=settings.ws_prehello_total,
+        sessions_per_user=settings.ws_sessions_per_user,
     )
 
 
@@ -92,6 +97,7 @@ class Assembly:
                 tokens=tokens,
                 clock=clock,
                 signalling=signalling_factory(service, media, settings.recordings_path),
+                client_address=functools.partial(client_address, trusted_proxies=settings.trusted_proxy_networks()),
             )
         )
         http = HttpDeps(

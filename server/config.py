@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     start_session_rate_limit: int = Field(default=3, ge=1)
     start_session_rate_window_seconds: int = Field(default=600, ge=1)
 
+    # Per-client limits, kept in each process (docs/security.md): a client is a user, a session
+    # token, or an address without a valid token.
+    http_rate_limit_per_second: float = Field(default=20.0, gt=0)
+    http_rate_limit_burst: int = Field(default=100, ge=1)
+    upload_concurrency: int = Field(default=2, ge=1)
+    upload_bytes_per_minute: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024 + 64 * 1024)
+    ws_prehello_per_ip: int = Field(default=16, ge=1)
+    ws_prehello_total: int = Field(default=512, ge=1)
+    ws_sessions_per_user: int = Field(default=4, ge=1)
+
     # Session lifecycle.
     session_abandon_after_seconds: int = Field(default=1800, ge=5)
     abandon_sweep_seconds: int = Field(default=60, ge=1)

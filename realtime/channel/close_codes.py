@@ -36,8 +36,10 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     ),
     CloseCode.SERVICE_RESTART: ("The server is restarting (sent by uvicorn).", "Reconnect with backoff."),
     CloseCode.TRY_AGAIN_LATER: (
-        "Slow consumer: the client fell `WS_SEND_QUEUE_SIZE` messages behind.",
-        "Reconnect with `lastSeq`; the missed messages are replayed.",
+        "Slow consumer (the client fell `WS_SEND_QUEUE_SIZE` messages behind), or too many sockets: waiting for "
+        "`hello` from one address or in all, or live sessions of one user (then an `error` `RATE_LIMITED` "
+        "with `details.retryAfterMs` comes first).",
+        "Reconnect with `lastSeq` (after `retryAfterMs` when given); the missed messages are replayed.",
     ),
     CloseCode.UNAUTHORIZED: (
         "No valid `hello` within `WS_HELLO_TIMEOUT_SECONDS`, or its token is not a valid session "

@@ -28,6 +28,10 @@ class ChannelConfig:
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     # Canonical origins (ALLOWED_ORIGINS and PUBLIC_URL's) besides the server's own address.
     allowed_origins: frozenset[str] = frozenset()
+    # Sockets before hello per client address and in all; live sessions per user (this process).
+    prehello_per_ip: int = 16
+    prehello_total: int = 512
+    sessions_per_user: int = 4
 
     @property
     def lease_seconds(self) -> float:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
 import sentry_sdk
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -19,11 +20,15 @@ from realtime.channel.origins import origin_allowed, own_origins
 from realtime.channel.transport import ConnectionLost
 from realtime.messages import SUBPROTOCOL, ErrorMessage, HelloMessage
 from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError
+from server.sessions.limits import KeyedSlots
 
 logger = logging.getLogger(__name__)
 
 PATH = "/ws/interview"
 CLOSE_SECONDS = 2.0
+USER_RETRY_MS = 10_000
+_TOO_MANY_PENDING = "Too many connections waiting for hello; retry later"
+_TOO_MANY_SESSIONS = "Too many live interview sessions for this user; retry later"
 
 
 class StarletteTransport:
@@ -72,9 +77,11 @@ class StarletteTransport:
                 pass
 
 
-async def _reject(transport: StarletteTransport, code: CloseCode, error: ErrorCode, message: str) -> None:
+async def _reject(
+    transport: StarletteTransport, code: CloseCode, error: ErrorCode, message: str, details: Any = None
+) -> None:
     """Say why in an `error` (retryable as the code is), then close with `code`."""
-    refusal = ErrorMessage(code=error.value, message=message, retryable=retryable(error))
+    refusal = ErrorMessage(code=error.value, message=message, retryable=retryable(error), details=details)
     try:
         await transport.send(json.dumps(refusal.to_json_dict()))
     except ConnectionLost:
@@ -87,6 +94,10 @@ class Channel:
 
     def __init__(self, context: ChannelContext) -> None:
         self.context = context
+        config = context.config
+        # Sockets that have not said hello yet, by address and in all; live sessions by user.
+        self._before_hello = KeyedSlots(config.prehello_per_ip, config.prehello_total)
+        self._user_sessions = KeyedSlots(config.sessions_per_user)
 
     def routes(self) -> list[BaseRoute]:
         return [WebSocketRoute(PATH, self.serve)]
@@ -110,22 +121,44 @@ class Channel:
         # Our own origin is the address this connection arrived on, never the client's Host header.
         own = own_origins(websocket.scope.get("scheme", "ws"), websocket.scope.get("server"))
         allowed = origin_allowed(origin, config.allowed_origins, own)
-        # Decided before accepting; the socket is accepted only so the browser can see code 4003
-        # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from it.
+        peer = websocket.client.host if websocket.client else None
+        address = self.context.client_address(peer, websocket.headers.get("x-forwarded-for")) or ""
+        # Decided before accepting; the socket is accepted only so the browser can see the close code
+        # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from a refused one.
         await websocket.accept(subprotocol=subprotocol)
         transport = StarletteTransport(websocket)
         if not allowed:
             logger.warning("websocket from a foreign origin refused: %s", (origin or "")[:200])
             await transport.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
             return
-        greeted = await self._hello(transport)
-        if greeted is None:
+        socket = object()
+        if not self._before_hello.acquire(address, socket):
+            retry = {"retryAfterMs": int(config.hello_timeout_seconds * 1000)}
+            await _reject(transport, CloseCode.TRY_AGAIN_LATER, ErrorCode.RATE_LIMITED, _TOO_MANY_PENDING, retry)
             return
-        hello, principal = greeted
-        with sentry_sdk.isolation_scope() as scope:
-            scope.set_tag("session_id", principal.session_id)
-            scope.set_tag("application_id", principal.application_id)
-            await Connection(self.context, transport, principal).run(hello)
+        try:
+            greeted = await self._hello(transport)
+        finally:
+            self._before_hello.release(address, socket)
+        if greeted is not None:
+            await self._serve_user(transport, *greeted)
+
+    async def _serve_user(
+        self, transport: StarletteTransport, hello: HelloMessage, principal: SessionPrincipal
+    ) -> None:
+        """Run the connection, unless its user already has too many other sessions live here."""
+        user, session = principal.subject, principal.session_id
+        if not self._user_sessions.acquire(user, session):  # the same session reconnecting is not counted twice
+            retry = {"retryAfterMs": USER_RETRY_MS}
+            await _reject(transport, CloseCode.TRY_AGAIN_LATER, ErrorCode.RATE_LIMITED, _TOO_MANY_SESSIONS, retry)
+            return
+        try:
+            with sentry_sdk.isolation_scope() as scope:
+                scope.set_tag("session_id", session)
+                scope.set_tag("application_id", principal.application_id)
+                await Connection(self.context, transport, principal).run(hello)
+        finally:
+            self._user_sessions.release(user, session)
 
     async def _hello(self, transport: StarletteTransport) -> tuple[HelloMessage, SessionPrincipal] | None:
         """The first message, which must be a valid hello for an existing session; None after rejecting."""

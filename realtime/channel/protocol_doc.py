@@ -120,6 +120,11 @@ Every message below is a pydantic model; their JSON Schemas are in
   message gets an `error` (`RATE_LIMITED`), continuing closes with 4008. {garbage} invalid
   messages in a minute also close with 4008. A client that falls `WS_SEND_QUEUE_SIZE`
   ({queue}) messages behind is closed with 1013 and resumes by replay.
+- At most `WS_PREHELLO_PER_IP` ({prehello_ip}) sockets from one address, and `WS_PREHELLO_TOTAL`
+  ({prehello_total}) in all, may be waiting to say `hello`, and one user may have
+  `WS_SESSIONS_PER_USER` ({per_user}) sessions live (the same session reconnecting counts once);
+  beyond that the socket gets an `error` (`RATE_LIMITED`, `retryable: true`,
+  `details.retryAfterMs`) and closes with 1013. These limits are kept per server process.
 
 ## Close codes
 
@@ -262,6 +267,9 @@ def render() -> str:
             rate=channel.rate_per_second,
             burst=channel.rate_burst,
             queue=channel.send_queue_size,
+            prehello_ip=channel.prehello_per_ip,
+            prehello_total=channel.prehello_total,
+            per_user=channel.sessions_per_user,
             garbage=GARBAGE_LIMIT,
             retryable=", ".join(f"`{c.value}`" for c in sorted(RETRYABLE_ERROR_CODES)),
             ephemeral=", ".join(f"`{t}`" for t in sorted(EPHEMERAL_SERVER_TYPES)),

@@ -7,7 +7,7 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from server.sessions import (
     MAX_JSON_DEPTH,
@@ -97,12 +97,16 @@ def query_model(request: Request, model: type[ModelT]) -> ModelT:
     return parse_model(model, dict(params))
 
 
-def client_ip(request: Request, trusted_proxies: list[Network]) -> str | None:
+def client_ip(request: HTTPConnection, trusted_proxies: list[Network]) -> str | None:
     """The socket peer, or X-Forwarded-For's client when the peer is a trusted proxy."""
     peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
+
+
+def client_address(peer: str | None, forwarded: str | None, trusted_proxies: list[Network]) -> str | None:
+    """`peer`, or the client that X-Forwarded-For (`forwarded`) names when `peer` is a trusted proxy."""
     if peer is None:
         return None
-    forwarded = request.headers.get("x-forwarded-for")
     if not forwarded or not trusted_proxies:
         return peer
     try:
