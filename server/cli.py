@@ -16,6 +16,7 @@ from server.app import create_app
 from server.assembly import user_tokens
 from server.config import Settings
 from server.demo import DEMO_APPLICATION_ID, DEMO_CANDIDATE_ID
+from server.http.accept_guard import ConnectionGuard, guarded_http_protocol
 from server.logs import configure_logging
 from server.runtime import prepare_settings
 from server.secret_store import resolve_secrets
@@ -106,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            backlog=settings.listen_backlog,
+            http=guarded_http_protocol(
+                ConnectionGuard(
+                    settings.connection_rate_per_ip, settings.connection_burst_per_ip, settings.trusted_proxy_networks()
+                )
+            ),
         )
         _Server(config).run()
     finally:

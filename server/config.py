@@ -137,7 +137,12 @@ class Settings(BaseSettings):
     http_rate_limit_per_second: float = Field(default=20.0, gt=0)
     http_rate_limit_burst: int = Field(default=100, ge=1)
     upload_concurrency: int = Field(default=2, ge=1)
-    upload_bytes_per_minute: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024 + 64 * 1024)
+    upload_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=1024 * 1024 + 64 * 1024)
+    # Connections the kernel queues before they are accepted; asyncio accepts at most this many at once.
+    listen_backlog: int = Field(default=128, ge=16, le=65535)
+    # New TCP connections per client address (dropped on accept beyond; `interview-server` only).
+    connection_rate_per_ip: float = Field(default=50.0, gt=0)
+    connection_burst_per_ip: int = Field(default=200, ge=1)
     ws_prehello_per_ip: int = Field(default=16, ge=1)
     ws_prehello_total: int = Field(default=512, ge=1)
     ws_sessions_per_user: int = Field(default=4, ge=1)

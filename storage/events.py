@@ -10,6 +10,8 @@ from pymongo.errors import BulkWriteError
 from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
 
+INSERT_SLICE = 50
+
 
 class EventRepository:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
@@ -18,18 +20,22 @@ class EventRepository:
     async def insert_many(self, events: list[EventDoc]) -> set[int]:
         """Insert every event; returns the indexes of those rejected as duplicates.
 
-        Any failure other than a duplicate key is raised: the caller must not ack it.
+        Large batches go in slices of INSERT_SLICE, one write after the other, so one
+        client's 500-event upload never holds the store for a whole batch while another
+        session's message waits. Any failure other than a duplicate key is raised: the
+        caller must not ack (a retry finds the slices already written as duplicates).
         """
-        if not events:
-            return set()
-        try:
-            await self._collection.insert_many([e.to_document() for e in events], ordered=False)
-        except BulkWriteError as error:
-            write_errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
-                raise
-            return {int(e["index"]) for e in write_errors}
-        return set()
+        rejected: set[int] = set()
+        for start in range(0, len(events), INSERT_SLICE):
+            documents = [e.to_document() for e in events[start : start + INSERT_SLICE]]
+            try:
+                await self._collection.insert_many(documents, ordered=False)
+            except BulkWriteError as error:
+                write_errors = error.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
+                    raise
+                rejected.update(start + int(e["index"]) for e in write_errors)
+        return rejected
 
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         """The seq of each of these client event ids that is already stored."""

@@ -41,3 +41,16 @@ def test_slots_per_key_and_in_all_and_a_member_holds_one() -> None:
     assert not slots.acquire("ip", 3)  # member 2 still holds its slot once
     slots.release("ip", 2)
     assert slots.acquire("ip", 3) and len(slots) == 3
+
+
+def test_connection_guard_drops_past_the_burst_but_never_a_trusted_proxy() -> None:
+    import ipaddress
+
+    from server.http.accept_guard import ConnectionGuard
+
+    now = [0.0]
+    guard = ConnectionGuard(rate=1, burst=2, exempt=[ipaddress.ip_network("10.0.0.0/8")], clock=lambda: now[0])
+    assert [guard.admit("203.0.113.9") for _ in range(3)] == [True, True, False]
+    assert all(guard.admit("10.1.2.3") for _ in range(10))
+    now[0] = 1.0
+    assert guard.admit("203.0.113.9") and guard.dropped == 1

@@ -36,9 +36,9 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     ),
     CloseCode.SERVICE_RESTART: ("The server is restarting (sent by uvicorn).", "Reconnect with backoff."),
     CloseCode.TRY_AGAIN_LATER: (
-        "Slow consumer (the client fell `WS_SEND_QUEUE_SIZE` messages behind), or too many sockets: waiting for "
-        "`hello` from one address or in all, or live sessions of one user (then an `error` `RATE_LIMITED` "
-        "with `details.retryAfterMs` comes first).",
+        "Slow consumer (the client fell `WS_SEND_QUEUE_SIZE` messages behind), or the user has "
+        "`WS_SESSIONS_PER_USER` sessions live already (then an `error` `RATE_LIMITED` with "
+        "`details.retryAfterMs` comes first).",
         "Reconnect with `lastSeq` (after `retryAfterMs` when given); the missed messages are replayed.",
     ),
     CloseCode.UNAUTHORIZED: (

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import sentry_sdk
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -19,7 +20,7 @@ from realtime.channel.framing import parse_hello
 from realtime.channel.origins import origin_allowed, own_origins
 from realtime.channel.transport import ConnectionLost
 from realtime.messages import SUBPROTOCOL, ErrorMessage, HelloMessage
-from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError
+from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError, rate_limited
 from server.sessions.limits import KeyedSlots
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,22 @@ async def _reject(
     await transport.close(code, message.lower())
 
 
+async def _deny(websocket: WebSocket, retry_after: float) -> None:
+    """Too many sockets waiting for hello: refuse the upgrade itself (HTTP 429, Retry-After).
+
+    Cheaper than accepting and closing, which matters in a flood: the server does the least
+    per refused socket. Without the ASGI denial extension: accept, `error`, close 1013.
+    """
+    refusal = rate_limited(retry_after)
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        seconds = str(refusal.details["retryAfterSeconds"])
+        await websocket.send_denial_response(JSONResponse(refusal.body(), 429, headers={"Retry-After": seconds}))
+        return
+    await websocket.accept()
+    retry = {"retryAfterMs": int(retry_after * 1000)}
+    await _reject(StarletteTransport(websocket), CloseCode.TRY_AGAIN_LATER, refusal.code, _TOO_MANY_PENDING, retry)
+
+
 class Channel:
     """The realtime channel of one app: its shared context, its route and its live connections."""
 
@@ -117,26 +134,26 @@ class Channel:
         config = self.context.config
         offered = websocket.scope.get("subprotocols") or []
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
-        origin = websocket.headers.get("origin")
-        # Our own origin is the address this connection arrived on, never the client's Host header.
-        own = own_origins(websocket.scope.get("scheme", "ws"), websocket.scope.get("server"))
-        allowed = origin_allowed(origin, config.allowed_origins, own)
         peer = websocket.client.host if websocket.client else None
         address = self.context.client_address(peer, websocket.headers.get("x-forwarded-for")) or ""
-        # Decided before accepting; the socket is accepted only so the browser can see the close code
-        # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from a refused one.
-        await websocket.accept(subprotocol=subprotocol)
-        transport = StarletteTransport(websocket)
-        if not allowed:
-            logger.warning("websocket from a foreign origin refused: %s", (origin or "")[:200])
-            await transport.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
-            return
         socket = object()
         if not self._before_hello.acquire(address, socket):
-            retry = {"retryAfterMs": int(config.hello_timeout_seconds * 1000)}
-            await _reject(transport, CloseCode.TRY_AGAIN_LATER, ErrorCode.RATE_LIMITED, _TOO_MANY_PENDING, retry)
+            await _deny(websocket, config.hello_timeout_seconds)
             return
         try:
+            origin = websocket.headers.get("origin")
+            # Our own origin is the address this connection arrived on, never the client's Host header.
+            server = websocket.scope.get("server")
+            own = own_origins(websocket.scope.get("scheme", "ws"), tuple(server) if server else None)
+            allowed = origin_allowed(origin, config.allowed_origins, own)
+            # Decided before accepting; the socket is accepted only so the browser can see the close code
+            # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from a refused one.
+            await websocket.accept(subprotocol=subprotocol)
+            transport = StarletteTransport(websocket)
+            if not allowed:
+                logger.warning("websocket from a foreign origin refused: %s", (origin or "")[:200])
+                await transport.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+                return
             greeted = await self._hello(transport)
         finally:
             self._before_hello.release(address, socket)

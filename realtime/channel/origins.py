@@ -8,6 +8,7 @@ address the loopback names (`localhost`, `127.0.0.1`, `[::1]`) all count as that
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from server.sessions.wire_types import canonical_origin
@@ -15,6 +16,7 @@ from server.sessions.wire_types import canonical_origin
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
+@functools.lru_cache(maxsize=64)
 def own_origins(scheme: str, server: tuple[str, int] | None) -> frozenset[str]:
     """The origins of the address a connection arrived on (`scope["server"]`, `scope["scheme"]`)."""
     if server is None:

@@ -121,10 +121,12 @@ Every message below is a pydantic model; their JSON Schemas are in
   messages in a minute also close with 4008. A client that falls `WS_SEND_QUEUE_SIZE`
   ({queue}) messages behind is closed with 1013 and resumes by replay.
 - At most `WS_PREHELLO_PER_IP` ({prehello_ip}) sockets from one address, and `WS_PREHELLO_TOTAL`
-  ({prehello_total}) in all, may be waiting to say `hello`, and one user may have
-  `WS_SESSIONS_PER_USER` ({per_user}) sessions live (the same session reconnecting counts once);
-  beyond that the socket gets an `error` (`RATE_LIMITED`, `retryable: true`,
-  `details.retryAfterMs`) and closes with 1013. These limits are kept per server process.
+  ({prehello_total}) in all, may be waiting to say `hello`: beyond that the upgrade itself is
+  refused with HTTP 429 and `Retry-After` (a browser sees a failed connection and retries with
+  backoff). One user may have `WS_SESSIONS_PER_USER` ({per_user}) sessions live (the same session
+  reconnecting counts once): a `hello` beyond that gets an `error` (`RATE_LIMITED`,
+  `retryable: true`, `details.retryAfterMs`) and the socket closes with 1013. These limits are kept
+  per server process.
 
 ## Close codes
 

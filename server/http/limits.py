@@ -2,13 +2,15 @@
 
 A client is its verified token's user or session, or, without a valid token, its address
 (X-Forwarded-For's client behind TRUSTED_PROXIES). Over a limit the answer is 429
-RATE_LIMITED with Retry-After, before the body is read. Kept in this process (several
+RATE_LIMITED with Retry-After, before the body is read and after a short wait (a client
+that retries at once is slowed to a refusal a second). Kept in this process (several
 processes each count their own share); the start-session limit, counted in MongoDB, is
 separate. Health probes are never limited. See docs/security.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable
@@ -24,6 +26,10 @@ from server.sessions import DomainError, SessionPrincipal, rate_limited
 from server.sessions.limits import KeyedBuckets, KeyedSlots
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+# A refused request waits this long (at most its Retry-After) before its 429: a client that retries at
+# once then costs one refusal a second, not hundreds. At most TARPIT_MAX wait at a time; others are answered at once.
+TARPIT_SECONDS = 1.0
+TARPIT_MAX = 256
 UPLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Recordings are bounded on their own (one per session, 200 MiB) and go to disk, not through the core.
 _NOT_COUNTED_IN_BYTES = "/recording"
@@ -35,6 +41,12 @@ class HttpLimits:
     burst: int
     upload_concurrency: int
     upload_bytes_per_minute: int
+    largest_body: int  # a client may always send one request of this size when its budget is full
+
+    @property
+    def bytes_burst(self) -> float:
+        """A quarter of a minute's bytes at once (one largest request at least), not a whole minute's."""
+        return max(self.upload_bytes_per_minute / 4, self.largest_body)
 
 
 class ClientLimits:
@@ -54,10 +66,10 @@ class ClientLimits:
         self._trusted = trusted_proxies
         self._clock = clock
         self._requests = KeyedBuckets(limits.rate_per_second, limits.burst)
-        per_second = limits.upload_bytes_per_minute / 60
-        self._bytes = KeyedBuckets(per_second, limits.upload_bytes_per_minute)
+        self._bytes = KeyedBuckets(limits.upload_bytes_per_minute / 60, limits.bytes_burst)
         self._uploads = KeyedSlots(limits.upload_concurrency)
         self._ids = itertools.count()
+        self._tarpitted = 0
 
     async def caller(self, connection: HTTPConnection) -> str:
         """The client's key: `session:<id>` or `user:<sub>` for a valid token, else `ip:<address>`."""
@@ -115,7 +127,16 @@ class ClientLimits:
         return counted
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, wait: float, limit: str) -> None:
+        if self._tarpitted < TARPIT_MAX:
+            self._tarpitted += 1
+            try:
+                await asyncio.sleep(min(wait, TARPIT_SECONDS))
+            finally:
+                self._tarpitted -= 1
         response = error_response(rate_limited(wait, limit))
+        if scope["method"] in UPLOAD_METHODS:
+            # The body is not read: closing the connection drops it instead of parsing it only to discard it.
+            response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
 

@@ -45,6 +45,7 @@ def http_middleware(settings: Settings, deps: HttpDeps) -> list[Middleware]:
         burst=settings.http_rate_limit_burst,
         upload_concurrency=settings.upload_concurrency,
         upload_bytes_per_minute=settings.upload_bytes_per_minute,
+        largest_body=settings.max_body_bytes,
     )
     return [
         Middleware(ApiCors, origins=sorted(settings.browser_origins)),

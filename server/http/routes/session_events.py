@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,8 @@ from server.sessions import (
 )
 
 logger = logging.getLogger(__name__)
+
+YIELD_EVERY = 50
 
 
 async def list_events(request: Request) -> JSONResponse:
@@ -123,6 +126,8 @@ async def upload_events(request: Request) -> JSONResponse:
     refusals: list[_Refusal] = []
     # Each item stands alone: a bad one is refused for good, its neighbours are stored.
     for index, raw in enumerate(envelope.events):
+        if index and index % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a 500-event batch must not hold the event loop from other sessions
         prepared = _prepare(index, raw, received)
         if isinstance(prepared, _Refusal):
             refusals.append(prepared)
