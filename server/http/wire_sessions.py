@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from server.http.wire import QuestionOut
 from server.sessions import INT64_MAX, MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
@@ -15,6 +16,7 @@ from storage import CamelModel, EventDoc, EventSource, ScoreBreakdown, SessionDo
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # `active` (in_progress or paused) or one status.
 StatusFilter = Annotated[str, StringConstraints(pattern=r"^(active|in_progress|paused|completed|abandoned|error)$")]
@@ -195,6 +197,14 @@ class AnalyticsQuery(RequestModel):
 
     from_: AwareDatetime | date | None = Field(default=None, alias="from")
     to: AwareDatetime | date | None = None
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # pydantic would also read a number as a Unix time: the documented forms are ISO 8601 only.
+        if isinstance(value, str) and not _ISO_DATE.match(value):
+            raise ValueError("must be an ISO 8601 date or date-time")
+        return value
 
 
 __all__ = [
