@@ -223,7 +223,8 @@ async def phase(
 
 
 async def main(args: argparse.Namespace) -> None:
-    with store_and_server(None) as (_url, server):
+    env = dict(item.split("=", 1) for item in args.env)
+    with store_and_server(None, **env) as (_url, server):
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             quiet_app, noisy_app = await create_application(http), await create_application(http)
             quiet = (await start_session(http, quiet_app)).json()
@@ -251,6 +252,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds the quiet session sends, per phase")
     parser.add_argument("--rate", type=float, default=4.0, help="the quiet session's messages per second")
     parser.add_argument("--phases", default="bc", help="which noisy phases to run after (a): b, c or bc")
+    parser.add_argument("--env", action="append", default=[], help="a server setting, NAME=VALUE (repeatable)")
     parser.add_argument("--attacker", choices=["uploads", "sockets"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--session", help=argparse.SUPPRESS)

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     listen_backlog: int = Field(default=128, ge=16, le=65535)
     # New TCP connections per client address (dropped on accept beyond; `interview-server` only).
     connection_rate_per_ip: float = Field(default=50.0, gt=0)
-    connection_burst_per_ip: int = Field(default=200, ge=1)
+    connection_burst_per_ip: int = Field(default=100, ge=1)
     ws_prehello_per_ip: int = Field(default=16, ge=1)
     ws_prehello_total: int = Field(default=512, ge=1)
     ws_sessions_per_user: int = Field(default=4, ge=1)
