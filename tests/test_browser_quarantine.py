@@ -23,6 +23,7 @@ from tests.browser import (
     wait_question_changes,
 )
 from tests.support import ServerProcess, create_application
+from tests.test_browser_offline import go_offline_at_start, make_application
 
 POISON = "() => window.interview.client.reportEvent('debug.counter', {big: 1e19})"
 
@@ -50,17 +51,14 @@ async def test_offline_sync_stores_the_rest_and_keeps_the_refused_item_aside(
     browser: Browser, own_server: list[ServerProcess]
 ) -> None:
     server = own_server[0]
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
-        application = await create_application(http, question_count=3)
+    application = await make_application(server, question_count=3)
     store = Store(server)
     try:
         async with browser_context(browser) as context:
             page = await open_interview(context, server, application)
             await watch_reports(page)
             await wait_offline_ready(page)
-            await asyncio.to_thread(server.stop)
-            await page.click("#start")
-            await page.wait_for_selector("#offline-banner", state="visible")
+            await go_offline_at_start(page, server)
             first = await answer_current_question(page, "Answer one, written offline.")
             await wait_question_changes(page, first)
             poison = await page.evaluate(POISON)

@@ -41,6 +41,14 @@ async def http(ws_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def connected(http: httpx.AsyncClient, server: ServerProcess, question_count: int) -> tuple[str, InterviewClient]:
+    """A fresh session and its connected channel client."""
+    interview = await start_interview(http, question_count=question_count)
+    client = InterviewClient(server.ws_url, interview.token)
+    await client.connect()
+    return interview.session_id, client
+
+
 async def stored_payloads(server: ServerProcess, session_id: str) -> dict[str, dict[str, Any]]:
     async with store_of(server) as db:
         cursor = db.sessionEvents.find({"sessionId": session_id, "source": "client"})
@@ -51,9 +59,7 @@ async def stored_payloads(server: ServerProcess, session_id: str) -> dict[str, d
 async def test_poison_message_is_refused_alone_and_its_neighbours_are_acked(
     http: httpx.AsyncClient, ws_server: ServerProcess, kind: str
 ) -> None:
-    interview = await start_interview(http, question_count=1)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
+    session_id, client = await connected(http, ws_server, 1)
     good = [await client.send("transcript", text=f"line {i}", startMs=i, endMs=i + 1) for i in range(2)]
     poison_id = new_id()
     await client.send_raw(json.dumps({"id": poison_id, **POISON[kind]}, allow_nan=True))
@@ -65,16 +71,14 @@ async def test_poison_message_is_refused_alone_and_its_neighbours_are_acked(
     await client.wait_acked(after)
     await client.close()
     assert client.close_codes[-1] not in (1011,)
-    assert set(await stored_payloads(ws_server, interview.session_id)) == {*good, after}
+    assert set(await stored_payloads(ws_server, session_id)) == {*good, after}
 
 
 @pytest.mark.parametrize("text", ["a" * 20_000, "Ж" * 20_000, "😀" * 20_000], ids=["ascii", "cyrillic", "emoji"])
 async def test_full_length_answers_fit_in_one_frame_and_are_stored_whole(
     http: httpx.AsyncClient, ws_server: ServerProcess, text: str
 ) -> None:
-    interview = await start_interview(http, question_count=2)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
+    session_id, client = await connected(http, ws_server, 2)
     question = await client.wait_type("question", number=1)
     answer_id = new_id()
     # As a browser sends it (JSON.stringify leaves non-ASCII as is): 20,000 emoji are 80 kB of UTF-8.
@@ -83,13 +87,11 @@ async def test_full_length_answers_fit_in_one_frame_and_are_stored_whole(
     await client.wait_acked(answer_id)
     await client.wait_type("answer.recorded", answerId=answer_id)
     await client.close()
-    assert (await stored_payloads(ws_server, interview.session_id))[answer_id]["text"] == text
+    assert (await stored_payloads(ws_server, session_id))[answer_id]["text"] == text
 
 
 async def test_far_future_ts_is_stored_as_the_receipt_time(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:
-    interview = await start_interview(http, question_count=1)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
+    _, client = await connected(http, ws_server, 1)
     sent = new_id()
     await client.send_raw({"type": "event", "id": sent, "name": "k", "ts": "9999-12-31T23:59:59-12:00"})
     await client.wait_acked(sent)
@@ -124,9 +126,7 @@ async def test_deeply_nested_first_frame_gets_a_clean_4001(ws_server: ServerProc
 async def test_deeply_nested_frame_after_hello_is_answered_and_the_socket_stays(
     http: httpx.AsyncClient, ws_server: ServerProcess
 ) -> None:
-    interview = await start_interview(http, question_count=1)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
+    _, client = await connected(http, ws_server, 1)
     since = len(client.log)
     await client.send_raw('{"type": "event", "payload": ' + "[" * 30_000 + "]" * 30_000 + "}")
     error = await client.wait_type("error", since=since)
