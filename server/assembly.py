@@ -47,13 +47,14 @@ def channel_config(settings: Settings) -> ChannelConfig:
         max_message_bytes=settings.ws_max_message_bytes,
         rate_per_second=settings.ws_rate_limit_per_second,
         rate_burst=settings.ws_rate_limit_burst,
-        send_queue_size=settings.ws_send_queue_size,
-        token_refresh_before_seconds=settings.token_refresh_before_seconds,
-        ice_servers=[server.to_browser() for server in settings.ice_servers],
-        allowed_origins=settings.browser_origins,
         prehello_per_ip=settings.ws_prehello_per_ip,
         prehello_total=settings.ws_prehello_total,
         sessions_per_user=settings.ws_sessions_per_user,
+        send_queue_size=settings.ws_send_queue_size,
+        token_refresh_before_seconds=settings.token_refresh_before_seconds,
+        ice_servers=[server.to_browser() for server in settings.ice_servers],
+        allowed_origins=tuple(settings.allowed_origins),
+        public_url=settings.public_url,
     )
 
 

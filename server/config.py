@@ -6,20 +6,13 @@ import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from server.sessions.wire_types import canonical_origin
+from server.sessions.wire_types import browser_origins, canonical_origin, url_origin
 
 _ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
-
-
-def _origin_part(url: str) -> str:
-    """`scheme://netloc` of a URL (its path, query and fragment dropped)."""
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _split_list(value: object) -> object:
@@ -200,15 +193,19 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        if value is not None and canonical_origin(_origin_part(value)) is None:
+        if value is not None and url_origin(value) is None:
             raise ValueError("PUBLIC_URL must be an http(s) URL")
         return value
 
     @property
     def browser_origins(self) -> frozenset[str]:
         """Origins a browser page may call the API and open the socket from: ALLOWED_ORIGINS and PUBLIC_URL's."""
-        public = canonical_origin(_origin_part(self.public_url)) if self.public_url else None
-        return frozenset([*self.allowed_origins, *([public] if public else [])])
+        return browser_origins(self.allowed_origins, self.public_url)
+
+    @property
+    def ws_transport_max_bytes(self) -> int:
+        """The transport's frame limit in bytes: WS_MAX_MESSAGE_BYTES counts characters, each at most 4 UTF-8 bytes."""
+        return 4 * self.ws_max_message_bytes
 
     @field_validator("ice_servers", mode="before")
     @classmethod
@@ -221,11 +218,6 @@ class Settings(BaseSettings):
         for item in value:
             ipaddress.ip_network(item, strict=False)
         return value
-
-    @property
-    def ws_transport_max_bytes(self) -> int:
-        """The transport's frame limit in bytes: WS_MAX_MESSAGE_BYTES counts characters, each at most 4 UTF-8 bytes."""
-        return 4 * self.ws_max_message_bytes
 
     @property
     def recordings_path(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -11,11 +12,15 @@ from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
 
 INSERT_SLICE = 50
+LONG_SECONDS = 10.0
 
 
 class EventRepository:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], long_seconds: float = LONG_SECONDS) -> None:
         self._collection = collection
+        # Reads and writes of many events (a replay page, a 500-event upload) get this budget, not the
+        # client's per-operation timeout: under load they are slow, not down.
+        self._long = long_seconds
 
     async def insert_many(self, events: list[EventDoc]) -> set[int]:
         """Insert every event; returns the indexes of those rejected as duplicates.
@@ -29,7 +34,8 @@ class EventRepository:
         for start in range(0, len(events), INSERT_SLICE):
             documents = [e.to_document() for e in events[start : start + INSERT_SLICE]]
             try:
-                await self._collection.insert_many(documents, ordered=False)
+                with pymongo.timeout(self._long):
+                    await self._collection.insert_many(documents, ordered=False)
             except BulkWriteError as error:
                 write_errors = error.details.get("writeErrors", [])
                 if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
@@ -64,7 +70,8 @@ class EventRepository:
         cursor = self._collection.find(query).sort("seq", 1)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return [EventDoc.model_validate(d) async for d in cursor]
+        with pymongo.timeout(self._long):
+            return [EventDoc.model_validate(d) async for d in cursor]
 
     async def latest_named_event(self, session_id: str, name: str) -> EventDoc | None:
         """The most recent client `event` with this name (e.g. `recording.consent`)."""
@@ -75,10 +82,11 @@ class EventRepository:
         return EventDoc.model_validate(document) if document else None
 
     async def count_by_type(self, session_id: str) -> dict[str, int]:
-        cursor = await self._collection.aggregate(
-            [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
-        )
-        return {d["_id"]: int(d["n"]) async for d in cursor}
+        with pymongo.timeout(self._long):
+            cursor = await self._collection.aggregate(
+                [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
+            )
+            return {d["_id"]: int(d["n"]) async for d in cursor}
 
     async def mark_not_applied(self, session_id: str, seq: int, code: str, message: str) -> None:
         """Record on a stored client command why it changed nothing (replayed too late, wrong question...)."""

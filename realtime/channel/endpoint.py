@@ -145,7 +145,7 @@ class Channel:
             # Our own origin is the address this connection arrived on, never the client's Host header.
             server = websocket.scope.get("server")
             own = own_origins(websocket.scope.get("scheme", "ws"), tuple(server) if server else None)
-            allowed = origin_allowed(origin, config.allowed_origins, own)
+            allowed = origin_allowed(origin, config.browser_origins, own)
             # Decided before accepting; the socket is accepted only so the browser can see the close code
             # (a refused handshake reaches page scripts as a bare 1006). Nothing is read from a refused one.
             await websocket.accept(subprotocol=subprotocol)

@@ -44,3 +44,18 @@ def canonical_origin(text: str) -> str | None:
         return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def url_origin(url: str) -> str | None:
+    """The canonical origin of a URL (its path, query and fragment dropped); None if it is not http(s)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return canonical_origin(f"{parts.scheme}://{parts.netloc}")
+
+
+def browser_origins(allowed: tuple[str, ...] | list[str], public_url: str | None) -> frozenset[str]:
+    """ALLOWED_ORIGINS and PUBLIC_URL's origin, canonical: where a browser page may call from."""
+    found = [canonical_origin(origin) for origin in allowed] + [url_origin(public_url) if public_url else None]
+    return frozenset(origin for origin in found if origin is not None)
