@@ -54,6 +54,20 @@ import { Uploader } from "./uploader.js";
  * @property {Object} [mediaOptions] timeouts and retries of live media (see media.js LiveMediaOptions)
  */
 
+// The server's limit on a text, counted as it counts: in characters (code points), not UTF-16 units.
+const MAX_TEXT_CHARS = 20000;
+
+/**
+ * At most MAX_TEXT_CHARS characters of `text`, never half of an emoji's surrogate pair
+ * (a lone surrogate is not valid Unicode: the server would refuse the whole answer).
+ * @param {unknown} text
+ * @returns {string}
+ */
+function clip(text) {
+  const value = String(text);
+  return value.length <= MAX_TEXT_CHARS ? value : Array.from(value).slice(0, MAX_TEXT_CHARS).join("");
+}
+
 export class InterviewClient extends EventTarget {
   /** @param {ClientOptions & {store: OfflineStore}} options */
   constructor(options) {
@@ -312,7 +326,7 @@ export class InterviewClient extends EventTarget {
   async submitAnswer({ text = "", startedAt } = {}) {
     const question = this.currentQuestion;
     if (!question) return null;
-    const payload = { questionId: question.id, text: String(text).slice(0, 20000), endedAt: new Date().toISOString() };
+    const payload = { questionId: question.id, text: clip(text), endedAt: new Date().toISOString() };
     if (startedAt) payload.startedAt = startedAt;
     if (this.phase === "offline") return this.offline.step("answer.submit", payload);
     return this.record("answer.submit", payload);
@@ -347,7 +361,7 @@ export class InterviewClient extends EventTarget {
    * @returns {Promise<string>}
    */
   async sendTranscript({ text, final = true, startMs, endMs }) {
-    const payload = { text: String(text).slice(0, 20000), final, startMs, endMs };
+    const payload = { text: clip(text), final, startMs, endMs };
     const question = this.currentQuestion;
     if (this.phase === "offline" && question) payload.questionId = question.id;
     const id = await this.record("transcript", payload);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from realtime.channel import Channel, ChannelConfig, ChannelContext
@@ -12,6 +13,7 @@ from realtime.webrtc import MediaRuntime, signalling_factory
 from server.config import Settings
 from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
+from server.http.request import client_address
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
@@ -60,6 +62,9 @@ def channel_config(settings: Settings, media: MediaRuntime) -> ChannelConfig:
         max_message_bytes=settings.ws_max_message_bytes,
         rate_per_second=settings.ws_rate_limit_per_second,
         rate_burst=settings.ws_rate_limit_burst,
+        prehello_per_ip=settings.ws_prehello_per_ip,
+        prehello_total=settings.ws_prehello_total,
+        sessions_per_user=settings.ws_sessions_per_user,
         send_queue_size=settings.ws_send_queue_size,
         token_refresh_before_seconds=settings.token_refresh_before_seconds,
         ice_servers=[server.to_browser() for server in settings.ice_servers],
@@ -111,6 +116,7 @@ class Assembly:
                 tokens=tokens,
                 clock=clock,
                 signalling=signalling_factory(service, media, settings.recordings_path),
+                client_address=functools.partial(client_address, trusted_proxies=settings.trusted_proxy_networks()),
             )
         )
         http = HttpDeps(

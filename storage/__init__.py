@@ -10,7 +10,7 @@ from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
 from storage.durability import Durability
 from storage.embedded import EmbeddedMongo, free_port
-from storage.errors import StorageError, StorageUnreachable
+from storage.errors import StorageError, StorageUnreachable, is_unreachable
 from storage.events import EventRepository, Rejected
 from storage.indexes import ensure_indexes
 from storage.models import (
@@ -96,6 +96,7 @@ __all__ = [
     "StorageUnreachable",
     "ensure_indexes",
     "free_port",
+    "is_unreachable",
     "load_packaged_bank",
     "session_analytics_rows",
 ]

@@ -53,13 +53,17 @@ class Database:
 
     def __init__(self, url: str, name: str, timeout_ms: int = 2000, durability: Durability = "majority") -> None:
         self.commands = CommandCounter()  # the change feed's own client is not counted: it only waits
-        # Short timeouts so an unreachable store answers 503 quickly instead of hanging.
+        # Every operation has `timeout_ms` in all (PyMongo's client-side operation timeout: server
+        # selection, connecting, waiting for a pooled connection and the reply), so a store that is
+        # down or frozen answers 503 within about that time instead of a socket timeout later.
+        # Operations on many documents (replay pages, uploads, aggregations) get `long_seconds`.
+        self.long_seconds = max(10.0, timeout_ms * 5 / 1000)
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
             tz_aware=True,
+            timeoutMS=timeout_ms,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 5, 10_000),
             retryWrites=True,
             appname="interview-server",
             event_listeners=[self.commands],
@@ -81,8 +85,8 @@ class Database:
         c = self.collections
         return Repositories(
             applications=ApplicationRepository(c.applications),
-            sessions=SessionRepository(c.sessions),
-            events=EventRepository(c.events),
+            sessions=SessionRepository(c.sessions, self.long_seconds),
+            events=EventRepository(c.events, self.long_seconds),
             questions=QuestionRepository(c.questions),
             rate_limits=RateLimiter(c.rate_limits),
             seqs=SeqCounter(c.sessions),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pymongo
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -58,8 +59,9 @@ def _session(document: dict[str, Any] | None) -> SessionDoc | None:
 
 
 class SessionRepository:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], long_seconds: float = 10.0) -> None:
         self._collection = collection
+        self._long = long_seconds  # the budget of an aggregation over many sessions
 
     async def insert(self, session: SessionDoc) -> bool:
         """Insert; False when the application already has an active session (or the idempotency key exists)."""
@@ -199,5 +201,6 @@ class SessionRepository:
 
     async def aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation of this collection (pipelines live in storage/, see storage/analytics.py)."""
-        cursor = await self._collection.aggregate(pipeline)
-        return await cursor.to_list()
+        with pymongo.timeout(self._long):
+            cursor = await self._collection.aggregate(pipeline)
+            return await cursor.to_list()

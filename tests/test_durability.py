@@ -32,7 +32,7 @@ async def test_majority_writes_and_reads_work_on_the_store(mongodb_url: str) -> 
         await database.close()
 
 
-async def test_the_server_reports_what_acks_wait_for(mongodb_url: str, tmp_path: Path) -> None:
+def test_the_server_reports_what_acks_wait_for(mongodb_url: str, tmp_path: Path) -> None:
     db = f"test_{uuid.uuid4().hex[:12]}"
     with running_server(mongodb_url, tmp_path / "auto", mongodb_db=db) as server:
         auto = httpx.get(f"{server.base_url}/healthz").json()["storeDurability"]

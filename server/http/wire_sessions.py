@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from server.http.wire import QuestionOut
-from server.sessions import MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
+from server.sessions import INT64_MAX, MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
 from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
 from storage import (
     CamelModel,
@@ -24,6 +25,7 @@ from storage import (
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # `active` (in_progress or paused) or one status.
 StatusFilter = Annotated[str, StringConstraints(pattern=r"^(active|in_progress|paused|completed|abandoned|error)$")]
@@ -100,7 +102,7 @@ class EventOut(CamelModel):
 
 
 class EventsQuery(RequestModel):
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: int = Field(default=0, ge=0, le=INT64_MAX)
     limit: int = Field(default=100, ge=1, le=MAX_EVENTS_PAGE)
 
 
@@ -122,10 +124,26 @@ class EventBatchRequest(RequestModel):
     events: list[ClientEventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
+class EventBatchEnvelope(RequestModel):
+    """What the upload reads first; each item is then validated on its own as a `ClientEventIn`."""
+
+    events: list[Any] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
 class NotApplied(CamelModel):
     id: str
     code: str
     message: str
+
+
+class RefusedEvent(CamelModel):
+    """One uploaded event refused for good (not stored): resending it cannot help."""
+
+    index: int = Field(description="Its position in the uploaded `events`")
+    id: str | None = Field(description="Its `id`, when it had a usable one")
+    code: str
+    message: str
+    field: str | None = Field(description="The offending field, e.g. `ts` or `payload.text`")
 
 
 class EventBatchResponse(CamelModel):
@@ -137,6 +155,11 @@ class EventBatchResponse(CamelModel):
         default_factory=list,
         description="Stored commands that changed nothing (replayed too late, another question...), with the reason;"
         " omitted when empty",
+    )
+    refused: list[RefusedEvent] = Field(
+        default_factory=list,
+        description="Events refused for good (invalid, or holding what the store cannot keep), each with its index;"
+        " the others were stored. Omitted when empty",
     )
 
 
@@ -194,6 +217,14 @@ class AnalyticsQuery(RequestModel):
     from_: AwareDatetime | date | None = Field(default=None, alias="from")
     to: AwareDatetime | date | None = None
 
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # pydantic would also read a number as a Unix time: the documented forms are ISO 8601 only.
+        if isinstance(value, str) and not _ISO_DATE.match(value):
+            raise ValueError("must be an ISO 8601 date or date-time")
+        return value
+
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -203,12 +234,14 @@ __all__ = [
     "AnswerRequest",
     "AnswerResponse",
     "ClientEventIn",
+    "EventBatchEnvelope",
     "EventBatchRequest",
     "EventBatchResponse",
     "EventOut",
     "EventSummary",
     "EventsPage",
     "EventsQuery",
+    "RefusedEvent",
     "SessionDetails",
     "SessionListQuery",
     "SessionListResponse",

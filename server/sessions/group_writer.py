@@ -233,7 +233,7 @@ class GroupWriter:
             return
         documents = [document for _item, document in placed]
         try:
-            rejected = await self._events.insert_many(documents)
+            rejected = await self._events.insert_many(documents, slice_size=None)
             self.stats["round_trips"] += 1
         except Exception as error:
             for item, _document in placed:
