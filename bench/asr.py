@@ -14,7 +14,8 @@ their own interview sessions, prints:
   `audio.level` marks the server's first audio frame of the stream;
 * key-word recall over ANSWERS (20 answers, 3 key words each) spoken by espeak-ng
   and by the Piper voice, through real peer connections: the share of key words
-  found in the session's stored transcript lines.
+  found in the session's transcript lines (lightly stemmed on both sides, so
+  "shared" matches "share"; homophones such as "cashing" do not count).
 
 Run: .venv/bin/python bench/asr.py [--speakers 1,4,8] [--workers 2] [--recall-parallel 2]
 """
@@ -73,8 +74,16 @@ def to_pcm16k(pcm48k: bytes) -> bytes:
     return b"".join(out)
 
 
+def stem(word: str) -> str:
+    """Light stemming, so a key word counts when heard inflected ("shared" / "share", "reads" / "reading")."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower()))
+    return {stem(w) for w in re.findall(r"[a-z]+", text.lower())}
 
 
 async def speak(server_ws: str, http: httpx.AsyncClient, wav: Path, delay: float = 0.0) -> tuple[float | None, str]:
@@ -142,9 +151,9 @@ async def recall(
         results = await asyncio.gather(*(speak(server.ws_url, http, wav) for wav, _ in batch))  # type: ignore[attr-defined]
         for (_wav, keys), (_latency, text) in zip(batch, results, strict=True):
             heard = words(text)
-            found += sum(1 for k in keys if k in heard)
+            found += sum(1 for k in keys if stem(k) in heard)
             total += len(keys)
-            misses += [f"{k} (heard: {text!r})" for k in keys if k not in heard]
+            misses += [f"{k} (heard: {text!r})" for k in keys if stem(k) not in heard]
     for miss in misses[:10]:
         print(f"    missed {miss}")
     return found / total if total else float("nan")

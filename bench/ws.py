@@ -302,7 +302,13 @@ def report(name: str, result: dict[str, Any]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    env = {"START_SESSION_RATE_LIMIT": "100000", "WS_HEARTBEAT_SECONDS": str(args.heartbeat)}
+    # Every client connects from this one address: the per-address limit on sockets before hello is lifted.
+    env = {
+        "START_SESSION_RATE_LIMIT": "100000",
+        "WS_HEARTBEAT_SECONDS": str(args.heartbeat),
+        "WS_PREHELLO_PER_IP": "1000",
+        "WS_PREHELLO_TOTAL": "1000",
+    }
     with store_and_server(args.mongodb_url, **env) as (mongodb_url, server):
         assert server.process is not None
         pid = server.process.pid

@@ -31,7 +31,7 @@
  */
 
 import { InterviewApi, uuid } from "./api.js";
-import { InterviewFlow } from "./interview-flow.js";
+import { InterviewFlow, clip } from "./interview-flow.js";
 import { LiveSession } from "./live-session.js";
 import { OfflineEngine } from "./offline-engine.js";
 import { OfflineStore } from "./offline-store.js";
@@ -498,7 +498,7 @@ export class InterviewClient extends EventTarget {
    * @returns {Promise<string>}
    */
   async sendTranscript({ text, final = true, startMs, endMs }) {
-    const payload = { text: String(text).slice(0, 20000), final, startMs, endMs };
+    const payload = { text: clip(text), final, startMs, endMs };
     const question = this.currentQuestion;
     if (question) payload.questionId = question.id;
     const id = await this.record("transcript", payload);

@@ -47,7 +47,18 @@ export const TRANSITIONS = Object.freeze({
 });
 /** Seconds left at which the candidate is warned (and a screen reader told). */
 export const WARNING_SECONDS = Object.freeze([30, 10]);
-const MAX_TEXT = 20000;
+const MAX_TEXT_CHARS = 20000;
+
+/**
+ * At most MAX_TEXT_CHARS characters of `text`, never half of an emoji's surrogate pair
+ * (a lone surrogate is not valid Unicode: the server would refuse the whole answer).
+ * @param {unknown} text
+ * @returns {string}
+ */
+export function clip(text) {
+  const value = String(text);
+  return value.length <= MAX_TEXT_CHARS ? value : Array.from(value).slice(0, MAX_TEXT_CHARS).join("");
+}
 const MAX_SPOKEN_LINES = 500;
 
 /** @param {number} ms */
@@ -221,7 +232,7 @@ export class InterviewFlow {
     const draft = this.draftOf(question.id);
     const first = !draft.startedAt && text.trim().length > 0;
     const startedAt = draft.startedAt ?? (first ? iso(now) : null);
-    this.drafts[question.id] = { ...draft, text: String(text).slice(0, MAX_TEXT), startedAt };
+    this.drafts[question.id] = { ...draft, text: clip(text), startedAt };
     return first;
   }
 

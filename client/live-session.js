@@ -267,8 +267,14 @@ export class LiveSession {
     const refusedId = message.id;
     const retryable = message.retryable ?? RETRYABLE_ERRORS.has(code);
     if (refusedId && !retryable) {
-      // Resending a refused message would only be refused again.
-      await this.client.store.removeOutbox([refusedId]);
+      // Refused for good (invalid, or what the store cannot keep): resending it would only be
+      // refused again, so it is set aside on this device, never resent, and reported once, here.
+      // The socket stays up: a refusal is not an outage.
+      const field = Array.isArray(message.details) ? message.details[0]?.field ?? null : null;
+      const refusal = { id: refusedId, code, message: message.message || "", field };
+      if (await this.client.store.quarantine([refusal])) {
+        this.client.emit("quarantined", { ids: [refusedId], codes: [code] });
+      }
     }
     this.client.emitError(code, message.message || message.error || "The server reported an error");
   }

@@ -5,7 +5,9 @@
  * - `state`: one record per application (the interview's phase, session, lastSeq, offline progress);
  * - `outbox`: every client message not yet acknowledged by the server, in the order it was made;
  * - `packs`: the cached offline question pack of each application;
- * - `recordings`: audio chunks recorded locally while offline.
+ * - `recordings`: audio chunks recorded locally while offline;
+ * - `quarantine`: outbox items the server refused for good (invalid, or too late): kept on this
+ *   device, never resent, and not removed when the interview's other local data is cleared.
  *
  * Writes that protect the candidate's work use `durability: "strict"`, so a
  * record reported as saved survives a crash or a reload.
@@ -13,7 +15,7 @@
  */
 
 const DB_NAME = "interview-client";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const PACK_KEY_PREFIX = "interview.pack.";
 
 /**
@@ -24,6 +26,14 @@ const PACK_KEY_PREFIX = "interview.pack.";
  * @property {Object} payload the message fields other than `type` and `id`
  * @property {string} ts ISO 8601 time the candidate's action happened
  * @property {number} [n] insertion order (assigned by the store)
+ */
+
+/**
+ * @typedef {Object} Refusal why the server refused an item for good
+ * @property {string} id the item's id
+ * @property {string} code the server's error code
+ * @property {string} [message]
+ * @property {string | null} [field] the offending field, when the server named one
  */
 
 /**
@@ -50,15 +60,21 @@ export class OfflineStore {
    */
   static async open(name = DB_NAME) {
     const request = indexedDB.open(name, DB_VERSION);
-    request.onupgradeneeded = () => {
+    request.onupgradeneeded = (event) => {
       const db = request.result;
-      db.createObjectStore("state", { keyPath: "applicationId" });
-      const outbox = db.createObjectStore("outbox", { keyPath: "n", autoIncrement: true });
-      outbox.createIndex("byApplication", "applicationId");
-      outbox.createIndex("byId", "id", { unique: true });
-      db.createObjectStore("packs", { keyPath: "applicationId" });
-      const recordings = db.createObjectStore("recordings", { keyPath: "n", autoIncrement: true });
-      recordings.createIndex("byApplication", "applicationId");
+      if (event.oldVersion < 1) {
+        db.createObjectStore("state", { keyPath: "applicationId" });
+        const outbox = db.createObjectStore("outbox", { keyPath: "n", autoIncrement: true });
+        outbox.createIndex("byApplication", "applicationId");
+        outbox.createIndex("byId", "id", { unique: true });
+        db.createObjectStore("packs", { keyPath: "applicationId" });
+        const recordings = db.createObjectStore("recordings", { keyPath: "n", autoIncrement: true });
+        recordings.createIndex("byApplication", "applicationId");
+      }
+      if (event.oldVersion < 2) {
+        const quarantine = db.createObjectStore("quarantine", { keyPath: "id" });
+        quarantine.createIndex("byApplication", "applicationId");
+      }
     };
     const db = await done(request);
     // Another tab upgrading the schema must not be blocked by us.
@@ -183,6 +199,41 @@ export class OfflineStore {
       }
       return removed;
     });
+  }
+
+  /**
+   * Move refused items from the outbox to the quarantine, in one transaction: they are kept
+   * here with the server's reason and are never sent again. Ids not in the outbox are ignored.
+   * @param {Refusal[]} refusals
+   * @returns {Promise<number>} how many were moved
+   */
+  async quarantine(refusals) {
+    if (!refusals.length) return 0;
+    return this.transaction(["outbox", "quarantine"], "readwrite", async (tx) => {
+      const outbox = tx.objectStore("outbox");
+      let moved = 0;
+      for (const { id, code, message = "", field = null } of refusals) {
+        const key = await done(outbox.index("byId").getKey(id));
+        if (key === undefined) continue;
+        const item = await done(outbox.get(key));
+        const refusal = { code, message, field };
+        tx.objectStore("quarantine").put({ ...item, refusal, refusedAt: new Date().toISOString() });
+        outbox.delete(key);
+        moved += 1;
+      }
+      return moved;
+    });
+  }
+
+  /**
+   * What the server refused for good for an application, oldest first.
+   * @param {string} applicationId
+   * @returns {Promise<(OutboxItem & {refusal: Object, refusedAt: string})[]>}
+   */
+  listQuarantine(applicationId) {
+    return this.transaction(["quarantine"], "readonly", (tx) =>
+      done(tx.objectStore("quarantine").index("byApplication").getAll(applicationId)),
+    ).then((items) => items.sort((a, b) => a.n - b.n));
   }
 
   /**

@@ -2,9 +2,11 @@
  * Hands what the browser holds to the server over HTTP: the outbox through the
  * batch events endpoint, the local recording, and the final `complete`.
  *
- * Items leave the outbox only when the server answered for them (accepted,
- * duplicate, or refused for good); network failures and 5xx throw a retryable
- * {@link SyncError} and leave everything in place for the next attempt.
+ * Items leave the outbox only when the server answered for them: accepted or
+ * duplicate, or refused for good (invalid, or after the session ended), and then
+ * they move to the store's quarantine (kept on this device, reported once, never
+ * resent). A refusal is never an outage: only network failures, 429 and 5xx throw
+ * a retryable {@link SyncError} and leave everything in place for the next attempt.
  * @module uploader
  */
 
@@ -12,8 +14,9 @@ import { retryAfterMs, unreachable } from "./api.js";
 import { plural } from "./wording.js";
 
 const BATCH_MAX_EVENTS = 500;
-// Under the server's 1 MiB request limit, with room for the JSON around the items.
+// Under the server's 1 MiB request limit (bytes of UTF-8), with room for the JSON around the items.
 const BATCH_MAX_BYTES = 900 * 1024;
+const utf8 = new TextEncoder();
 const RECORDING_UPLOAD_TIMEOUT_MS = 120_000;
 /** Client message types the batch endpoint stores; control messages are settled by the client. */
 export const BATCHABLE = new Set(["transcript", "answer.start", "answer.submit", "question.next", "event"]);
@@ -22,6 +25,7 @@ export const BATCHABLE = new Set(["transcript", "answer.start", "answer.submit",
  * @typedef {import("./api.js").InterviewApi} InterviewApi
  * @typedef {import("./offline-store.js").OfflineStore} OfflineStore
  * @typedef {import("./offline-store.js").OutboxItem} OutboxItem
+ * @typedef {import("./offline-store.js").Refusal} Refusal
  * @typedef {{accepted: number, duplicates: number, rejected: number}} Totals
  */
 
@@ -49,7 +53,7 @@ function takeBatch(items) {
   const batch = [];
   let bytes = 0;
   for (const item of items) {
-    const size = JSON.stringify(item).length + 16;
+    const size = utf8.encode(JSON.stringify(item)).length + 16;
     if (batch.length >= BATCH_MAX_EVENTS || (batch.length && bytes + size > BATCH_MAX_BYTES)) break;
     batch.push(item);
     bytes += size;
@@ -59,6 +63,22 @@ function takeBatch(items) {
 
 /** @param {any} value a count, or a list of ids */
 const count = (value) => (Array.isArray(value) ? value.length : Number(value) || 0);
+
+/**
+ * The server's per-item refusals (`[{index, id, code, message, field}]`) as the items they name.
+ * @param {OutboxItem[]} batch what was sent, in order
+ * @param {any} refused
+ * @returns {Refusal[]}
+ */
+function refusalsOf(batch, refused) {
+  if (!Array.isArray(refused)) return [];
+  const refusals = [];
+  for (const entry of refused) {
+    const item = batch[entry?.index] ?? batch.find((candidate) => candidate.id === entry?.id);
+    if (item) refusals.push({ id: item.id, code: String(entry.code), message: entry.message, field: entry.field });
+  }
+  return refusals;
+}
 
 export class Uploader {
   /**
@@ -87,6 +107,26 @@ export class Uploader {
    */
   report(code, message) {
     this.emit("error", { code, message, fatal: false });
+  }
+
+  /**
+   * Move refused items to the quarantine and tell the page, once.
+   * @param {Refusal[]} refusals
+   * @returns {Promise<number>} how many were set aside
+   */
+  async setAside(refusals) {
+    const moved = await this.store.quarantine(refusals);
+    if (moved) {
+      const late = refusals.every((r) => r.code === "SESSION_ALREADY_COMPLETED" || r.code === "SESSION_NOT_ACTIVE");
+      this.emit("quarantined", { ids: refusals.map((r) => r.id), codes: [...new Set(refusals.map((r) => r.code))] });
+      this.report(
+        late ? "UPLOAD_REJECTED" : "UPLOAD_REFUSED",
+        late
+          ? `${plural(moved, "item")} arrived after the session ended; they are kept on this device.`
+          : `The server refused ${plural(moved, "item")}; they are kept on this device and not sent again.`,
+      );
+    }
+    return moved;
   }
 
   /**
@@ -129,20 +169,19 @@ export class Uploader {
       timeoutMs: this.timeoutMs,
     });
     const ids = batch.map((item) => item.id);
+    const body = response.body;
     if (response.ok) {
-      // Every id of a successful batch is accepted, a duplicate or rejected for good.
-      await this.store.removeOutbox(ids);
-      const result = {
-        accepted: count(response.body?.accepted),
-        duplicates: count(response.body?.duplicates),
-        rejected: count(response.body?.rejected),
-      };
-      if (result.rejected) {
-        const items = plural(result.rejected, "item");
-        this.report("UPLOAD_REJECTED", `${items} arrived after the session ended and were not stored.`);
+      // Accepted, duplicates, refused (with their index) and too late: every id is answered for.
+      const refusals = refusalsOf(batch, body?.refused);
+      for (const id of Array.isArray(body?.rejected) ? body.rejected : []) {
+        refusals.push({ id, code: "SESSION_ALREADY_COMPLETED", message: "After the session ended" });
       }
-      this.emit("acked", { ids, pending: await this.store.countOutbox(this.applicationId) });
-      return result;
+      await this.setAside(refusals);
+      await this.store.removeOutbox(ids);
+      const refused = new Set(refusals.map((r) => r.id));
+      const acked = ids.filter((id) => !refused.has(id));
+      this.emit("acked", { ids: acked, pending: await this.store.countOutbox(this.applicationId) });
+      return { accepted: count(body?.accepted), duplicates: count(body?.duplicates), rejected: refusals.length };
     }
     if (response.status === 401) return "reclaim";
     if (unreachable(response)) {
@@ -151,11 +190,9 @@ export class Uploader {
     if (response.status === 429) {
       throw new SyncError("RATE_LIMITED", "Too many uploads", { retryAfterMs: retryAfterMs(response) });
     }
-    const code = response.body?.code;
+    const code = body?.code;
     if (code === "SESSION_ALREADY_COMPLETED" || code === "SESSION_NOT_ACTIVE") {
-      await this.store.removeOutbox(ids);
-      const items = plural(ids.length, "item");
-      this.report("UPLOAD_REJECTED", `${items} arrived after the session ended and were not stored.`);
+      await this.setAside(batch.map((item) => ({ id: item.id, code, message: body?.error })));
       return { accepted: 0, duplicates: 0, rejected: ids.length };
     }
     if (response.status === 404) {
@@ -163,7 +200,13 @@ export class Uploader {
         fatal: true,
       });
     }
-    // An invalid item must not hold back the others: halve until it is found, then drop it.
+    // Every item was refused, each with its index: set them all aside.
+    const listed = refusalsOf(batch, body?.details?.refused);
+    if (listed.length === batch.length) {
+      await this.setAside(listed);
+      return { accepted: 0, duplicates: 0, rejected: listed.length };
+    }
+    // Refused as a whole (not JSON, nested too deeply...): halve until the culprit is alone, then set it aside.
     if (batch.length > 1) {
       const middle = Math.ceil(batch.length / 2);
       const first = await this.batch(batch.slice(0, middle));
@@ -176,8 +219,7 @@ export class Uploader {
         rejected: first.rejected + second.rejected,
       };
     }
-    await this.store.removeOutbox(ids);
-    this.report(code || "UPLOAD_REFUSED", `An item was refused by the server: ${response.body?.error || response.status}`);
+    await this.setAside([{ id: batch[0].id, code: code || `HTTP_${response.status}`, message: body?.error }]);
     return { accepted: 0, duplicates: 0, rejected: 1 };
   }
 

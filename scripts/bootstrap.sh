@@ -3,7 +3,7 @@
 # Re-installs only when pyproject.toml changes. Usage: scripts/bootstrap.sh [extras]
 set -eu
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-embedded,media,voice,test}"
+EXTRAS="${1:-embedded,media,voice,scoring,test}"
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
 

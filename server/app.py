@@ -21,14 +21,15 @@ from server.demo import demo_application
 from server.http import (
     STATE_KEY,
     build_openapi,
+    http_middleware,
     http_routes,
     on_domain_error,
     on_router_error,
     on_storage_error,
     on_unexpected,
 )
-from server.sessions import SYSTEM_CLOCK, Clock, DomainError, StorageError, StorageUnreachable
-from storage import ensure_indexes, load_packaged_bank
+from server.sessions import SYSTEM_CLOCK, Clock, DomainError, StorageError
+from storage import EmbeddedMongo, ensure_indexes, load_packaged_bank
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _app_version() -> str:
 async def prepare_storage(parts: Assembly) -> None:
     """Indexes, the question bank and (optionally) the demo data; all idempotent."""
     await ensure_indexes(parts.database)
-    await parts.service.load_question_bank(await load_packaged_bank())
+    await parts.service.load_question_bank(parts.bank or await load_packaged_bank())
     if parts.settings.seed_demo:
         await parts.service.ensure_application(demo_application(parts.service.clock.now()))
 
@@ -72,8 +73,12 @@ async def _sweep_abandoned(parts: Assembly) -> None:
             logger.warning("abandon sweep failed: %s", type(error).__name__)
 
 
-def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
-    """Build the app for `settings` (MONGODB_URL and secrets already resolved)."""
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: EmbeddedMongo | None = None) -> Starlette:
+    """Build the app for `settings` (MONGODB_URL and secrets already resolved).
+
+    With `store`, the app owns the embedded store: its lifespan stops it last, so the
+    process (uvicorn re-raises the stop signal once the lifespan is over) never exits first.
+    """
     parts = Assembly.build(settings, clock)
     routes = [*http_routes(), *parts.channel.routes()]
     openapi_document = build_openapi(routes, _app_version())
@@ -91,24 +96,32 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
             tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
-            parts.media.start()
+            tasks.add(asyncio.create_task(parts.change_feed().run(), name="change-feed"))
+            tasks.add(asyncio.create_task(parts.service.scoring.sweep_forever(), name="score-sweeper"))
+            parts.bank = parts.bank or await load_packaged_bank()
+            parts.media.start([(q.id, q.text) for q in parts.bank])
             yield {STATE_KEY: parts.http}
         finally:
             parts.channel.close_all()
             await parts.media.close()
+            await parts.service.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await parts.service.scoring.close()
             await parts.database.close()
+            if store is not None:
+                await asyncio.to_thread(store.stop)
 
     app = Starlette(
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
+        middleware=http_middleware(settings, parts.http),
         exception_handlers={
             DomainError: on_domain_error,
             HTTPException: on_router_error,
-            StorageUnreachable: on_storage_error,
+            StorageError: on_storage_error,
             Exception: on_unexpected,
         },
         lifespan=lifespan,

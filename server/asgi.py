@@ -15,5 +15,5 @@ def create() -> Starlette:
     settings = Settings()
     configure_logging(settings.log_level)
     init_sentry(settings)
-    settings, _store = prepare_settings(settings)
-    return create_app(settings)
+    settings, store = prepare_settings(settings)
+    return create_app(settings, store=store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from realtime.channel import Channel, ChannelConfig, ChannelContext
@@ -12,9 +13,11 @@ from realtime.webrtc import MediaRuntime, signalling_factory
 from server.config import Settings
 from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
+from server.http.request import client_address
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
+from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
-from storage import Database
+from storage import Change, ChangeFeed, ConnectionClaimed, Database, Durability, EventStored, QuestionDoc, SeqsReserved
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -59,6 +62,9 @@ def channel_config(settings: Settings, media: MediaRuntime) -> ChannelConfig:
         max_message_bytes=settings.ws_max_message_bytes,
         rate_per_second=settings.ws_rate_limit_per_second,
         rate_burst=settings.ws_rate_limit_burst,
+        prehello_per_ip=settings.ws_prehello_per_ip,
+        prehello_total=settings.ws_prehello_total,
+        sessions_per_user=settings.ws_sessions_per_user,
         send_queue_size=settings.ws_send_queue_size,
         token_refresh_before_seconds=settings.token_refresh_before_seconds,
         ice_servers=[server.to_browser() for server in settings.ice_servers],
@@ -77,12 +83,14 @@ class Assembly:
     channel: Channel
     media: MediaRuntime
     http: HttpDeps
+    bank: list[QuestionDoc] | None = None  # the packaged question bank, once read
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Assembly:
         if settings.mongodb_url is None:
             raise ValueError("MONGODB_URL must be resolved before building the app")
-        database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms)
+        durability: Durability = "acknowledged" if settings.store_durability == "acknowledged" else "majority"
+        database = Database(settings.mongodb_url, settings.mongodb_db, settings.mongodb_timeout_ms, durability)
         service = SessionService(
             database.repositories(),
             clock=clock,
@@ -90,6 +98,12 @@ class Assembly:
                 abandon_after_seconds=settings.session_abandon_after_seconds,
                 late_upload_grace_seconds=settings.late_upload_grace_seconds,
                 start_limit=StartLimit(settings.start_session_rate_limit, settings.start_session_rate_window_seconds),
+                scoring=ScoringConfig(
+                    method=settings.scorer,
+                    threads=settings.scoring_threads,
+                    background=True,
+                    sweep_seconds=settings.score_sweep_seconds,
+                ),
             ),
             observer=SentryObserver(),
         )
@@ -102,6 +116,7 @@ class Assembly:
                 tokens=tokens,
                 clock=clock,
                 signalling=signalling_factory(service, media, settings.recordings_path),
+                client_address=functools.partial(client_address, trusted_proxies=settings.trusted_proxy_networks()),
             )
         )
         http = HttpDeps(
@@ -115,6 +130,21 @@ class Assembly:
                 "mediaSessions": len(media.sessions),
                 "transcriber": "whisper" if media.transcribes else "none",
                 "voice": media.voice_name,
+                "storeDurability": database.durability,
+                "storeCommands": {"total": database.commands.total, **database.commands.by_name},
+                "groupCommit": dict(service.write_stats),
             },
         )
         return cls(settings, database, service, channel, media, http)
+
+    def change_feed(self) -> ChangeFeed:
+        """What other processes stored, for the live connections of this one."""
+        return self.database.change_feed(self._on_change, self.service.connections.holds)
+
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, EventStored):
+            self.service.connections.stored_elsewhere(change.event)
+        elif isinstance(change, ConnectionClaimed):
+            self.channel.claimed_elsewhere(change.session_id, change.connection_id, change.epoch)
+        elif isinstance(change, SeqsReserved):
+            self.service.connections.reserved_elsewhere(change.session_id, change.pending)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -12,11 +16,17 @@ from server.app import create_app
 from server.assembly import user_tokens
 from server.config import Settings
 from server.demo import DEMO_APPLICATION_ID, DEMO_CANDIDATE_ID
+from server.http.accept_guard import ConnectionGuard, guarded_http_protocol
 from server.logs import configure_logging
 from server.runtime import prepare_settings
 from server.secret_store import resolve_secrets
 from server.sessions import Role
 from server.telemetry import init_sentry
+
+logger = logging.getLogger(__name__)
+
+# Open connections get this long to finish after SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,13 +61,32 @@ def print_token(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that it does not raise the stop signal again on its way out.
+
+    uvicorn re-raises SIGTERM/SIGINT after its shutdown, which kills the process at once
+    (exit 143) and skips every `finally` of the caller; the CLI still has its embedded store
+    to stop (when a second Ctrl-C skips the lifespan's shutdown), so it exits by itself.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                if self._captured_signals:
+                    logger.info("stopped by %s", ", ".join(signal.Signals(s).name for s in self._captured_signals))
+                self._captured_signals.clear()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level)
     init_sentry(settings)
     settings, store = prepare_settings(settings)
     try:
-        app = create_app(settings)
+        app = create_app(settings, store=store)
         if settings.seed_demo and settings.auth_jwt_secret is not None:
             token = user_tokens(settings).issue(DEMO_CANDIDATE_ID)
             base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
@@ -73,12 +102,19 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             ws="websockets",
-            ws_max_size=settings.ws_max_message_bytes,
+            ws_max_size=settings.ws_transport_max_bytes,
             proxy_headers=False,
             log_config=None,
             lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            backlog=settings.listen_backlog,
+            http=guarded_http_protocol(
+                ConnectionGuard(
+                    settings.connection_rate_per_ip, settings.connection_burst_per_ip, settings.trusted_proxy_networks()
+                )
+            ),
         )
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         if store is not None:
             store.stop()

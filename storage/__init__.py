@@ -5,10 +5,13 @@ Every MongoDB operator and pipeline of the server lives in this package.
 
 from storage.analytics import AnalyticsRows, DayRow, session_analytics_rows
 from storage.applications import ApplicationRepository
+from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved
+from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
+from storage.durability import Durability
 from storage.embedded import EmbeddedMongo, free_port
-from storage.errors import StorageError, StorageUnreachable
-from storage.events import EventRepository
+from storage.errors import StorageError, StorageUnreachable, is_unreachable
+from storage.events import EventRepository, Rejected
 from storage.indexes import ensure_indexes
 from storage.models import (
     ACTIVE_STATUSES,
@@ -17,21 +20,27 @@ from storage.models import (
     CamelModel,
     DeviceType,
     Difficulty,
+    DimensionScore,
     EventDoc,
     EventSource,
     InterviewSettings,
     NetworkQuality,
+    PointMatch,
     QuestionCategory,
     QuestionDoc,
+    QuestionScore,
     QuestionSnapshot,
     RecordingRef,
     ScoreBreakdown,
+    ScoreReason,
     SessionDoc,
     SessionMetadata,
+    SessionScores,
     SessionStatus,
 )
 from storage.questions import QuestionRepository, load_packaged_bank
 from storage.rate_limits import RateDecision, RateLimiter
+from storage.seq_counter import Reservation, SeqCounter, SeqRange
 from storage.sessions import SessionChanges, SessionFilter, SessionRepository
 
 __all__ = [
@@ -41,35 +50,53 @@ __all__ = [
     "ApplicationDoc",
     "ApplicationRepository",
     "CamelModel",
+    "Change",
+    "ChangeFeed",
+    "Claim",
+    "ConnectionClaimed",
+    "ConnectionClaims",
     "Database",
     "DayRow",
     "DeviceType",
     "Difficulty",
+    "DimensionScore",
+    "Durability",
     "EmbeddedMongo",
     "EventDoc",
     "EventRepository",
     "EventSource",
+    "EventStored",
     "InterviewSettings",
     "NetworkQuality",
+    "PointMatch",
     "QuestionCategory",
     "QuestionDoc",
     "QuestionRepository",
+    "QuestionScore",
     "QuestionSnapshot",
     "RateDecision",
     "RateLimiter",
     "RecordingRef",
+    "Rejected",
     "Repositories",
+    "Reservation",
     "ScoreBreakdown",
+    "ScoreReason",
+    "SeqCounter",
+    "SeqRange",
+    "SeqsReserved",
     "SessionChanges",
     "SessionDoc",
     "SessionFilter",
     "SessionMetadata",
     "SessionRepository",
+    "SessionScores",
     "SessionStatus",
     "StorageError",
     "StorageUnreachable",
     "ensure_indexes",
     "free_port",
+    "is_unreachable",
     "load_packaged_bank",
     "session_analytics_rows",
 ]

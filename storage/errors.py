@@ -11,4 +11,10 @@ StorageUnreachable = ConnectionFailure
 
 DUPLICATE_KEY = 11000
 
-__all__ = ["DUPLICATE_KEY", "StorageError", "StorageUnreachable"]
+
+def is_unreachable(error: BaseException) -> bool:
+    """The store did not answer (in time): a connection failure, or any operation past its timeout."""
+    return isinstance(error, ConnectionFailure) or (isinstance(error, PyMongoError) and error.timeout)
+
+
+__all__ = ["DUPLICATE_KEY", "StorageError", "StorageUnreachable", "is_unreachable"]

@@ -2,34 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
 
+INSERT_SLICE = 50
+LONG_SECONDS = 10.0
+
+
+@dataclass
+class Rejected:
+    """Indexes of an insert's documents the unique indexes refused."""
+
+    known_client_ids: set[int] = field(default_factory=set)  # (sessionId, clientEventId) already stored
+    taken_seqs: set[int] = field(default_factory=set)  # (sessionId, seq) already stored
+
+    def __bool__(self) -> bool:
+        return bool(self.known_client_ids or self.taken_seqs)
+
 
 class EventRepository:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], long_seconds: float = LONG_SECONDS) -> None:
         self._collection = collection
+        # Reads and writes of many events (a replay page, a 500-event upload) get this budget, not the
+        # client's per-operation timeout: under load they are slow, not down.
+        self._long = long_seconds
 
-    async def insert_many(self, events: list[EventDoc]) -> set[int]:
-        """Insert every event; returns the indexes of those rejected as duplicates.
+    async def insert_many(self, events: list[EventDoc], slice_size: int | None = INSERT_SLICE) -> Rejected:
+        """Insert every event; returns those the unique indexes refused.
 
-        Any failure other than a duplicate key is raised: the caller must not ack it.
+        Large batches go in slices of INSERT_SLICE, one write after the other, so one
+        client's 500-event upload never holds the store for a whole batch while another
+        session's message waits (the group writer, whose batch is everyone's, passes
+        `slice_size=None`: one round trip). Any failure other than a duplicate key is
+        raised: the caller must not ack (a retry finds the slices already written as
+        duplicates).
         """
-        if not events:
-            return set()
-        try:
-            await self._collection.insert_many([e.to_document() for e in events], ordered=False)
-        except BulkWriteError as error:
-            write_errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
-                raise
-            return {int(e["index"]) for e in write_errors}
-        return set()
+        rejected = Rejected()
+        size = slice_size or len(events) or 1
+        for start in range(0, len(events), size):
+            documents = [e.to_document() for e in events[start : start + size]]
+            try:
+                with pymongo.timeout(self._long):
+                    await self._collection.insert_many(documents, ordered=False)
+            except BulkWriteError as error:
+                write_errors = error.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in write_errors) or error.details.get("writeConcernErrors"):
+                    raise
+                for write_error in write_errors:
+                    index = start + int(write_error["index"])
+                    if "seq" in (write_error.get("keyPattern") or {}):
+                        rejected.taken_seqs.add(index)
+                    else:
+                        rejected.known_client_ids.add(index)
+        return rejected
 
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         """The seq of each of these client event ids that is already stored."""
@@ -40,6 +72,20 @@ class EventRepository:
             {"clientEventId": 1, "seq": 1},
         )
         return {d["clientEventId"]: int(d["seq"]) async for d in cursor}
+
+    async def known_client_ids_of(self, wanted: dict[str, list[str]]) -> dict[tuple[str, str], int]:
+        """`known_client_ids` for many sessions in one round trip, keyed by (session id, client event id)."""
+        if not wanted:
+            return {}
+        cursor = self._collection.find(
+            {"$or": [{"sessionId": sid, "clientEventId": {"$in": ids}} for sid, ids in wanted.items()]},
+            {"sessionId": 1, "clientEventId": 1, "seq": 1},
+        )
+        return {(d["sessionId"], d["clientEventId"]): int(d["seq"]) async for d in cursor}
+
+    async def highest_seq(self, session_id: str) -> int:
+        document = await self._collection.find_one({"sessionId": session_id}, {"seq": 1}, sort=[("seq", -1)])
+        return int(document["seq"]) if document else 0
 
     async def events_after(
         self,
@@ -58,7 +104,8 @@ class EventRepository:
         cursor = self._collection.find(query).sort("seq", 1)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return [EventDoc.model_validate(d) async for d in cursor]
+        with pymongo.timeout(self._long):
+            return [EventDoc.model_validate(d) async for d in cursor]
 
     async def transcripts_of(self, session_id: str, question_id: str, types: list[str]) -> list[EventDoc]:
         """The transcript events filed under one question, in seq order."""
@@ -76,10 +123,11 @@ class EventRepository:
         return EventDoc.model_validate(document) if document else None
 
     async def count_by_type(self, session_id: str) -> dict[str, int]:
-        cursor = await self._collection.aggregate(
-            [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
-        )
-        return {d["_id"]: int(d["n"]) async for d in cursor}
+        with pymongo.timeout(self._long):
+            cursor = await self._collection.aggregate(
+                [{"$match": {"sessionId": session_id}}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}]
+            )
+            return {d["_id"]: int(d["n"]) async for d in cursor}
 
     async def mark_not_applied(self, session_id: str, seq: int, code: str, message: str) -> None:
         """Record on a stored client command why it changed nothing (replayed too late, wrong question...)."""

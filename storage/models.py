@@ -140,6 +140,63 @@ class RecordingRef(CamelModel):
     bytes: int | None = None
 
 
+class ScoreReason(CamelModel):
+    """One human-readable reason behind a score, with the evidence it rests on."""
+
+    text: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class DimensionScore(CamelModel):
+    """One dimension (correctness, clarity or depth) of an answer's score, 0-100, and why."""
+
+    score: float = Field(ge=0, le=100)
+    reasons: list[ScoreReason] = Field(default_factory=list)
+
+
+class PointMatch(CamelModel):
+    """How well an answer covers one of the question's expected answer points."""
+
+    point: str
+    covered: bool
+    similarity: float = Field(description="Combined similarity used for the decision, 0-1")
+    lexical: float = Field(description="Share of the point's key terms found in the answer, 0-1")
+    cosine: float | None = Field(default=None, description="Embedding cosine with the closest part of the answer")
+    matched_terms: list[str] = Field(default_factory=list)
+    excerpt: str | None = Field(default=None, description="The part of the answer closest to the point")
+
+
+class QuestionScore(CamelModel):
+    """The scores of one question of a session, each with its explanation."""
+
+    question_id: str
+    number: int
+    answered: bool
+    source: str = Field(description="What was scored: `typed`, `spoken`, `typed+spoken` or `none`")
+    words: int
+    final_score: float
+    correctness: DimensionScore
+    clarity: DimensionScore
+    depth: DimensionScore
+    points: list[PointMatch] = Field(default_factory=list)
+    reasons: list[ScoreReason] = Field(default_factory=list, description="How the final score was made")
+
+
+class SessionScores(CamelModel):
+    """A session's scores by question, as computed by one version of the scorer (it assists a human reviewer)."""
+
+    scorer_version: str
+    method: str = Field(description="`embedding` (with lexical overlap) or `lexical`")
+    model: str | None = None
+    scored_at: datetime
+    based_on_seq: int = Field(description="The event log's last seq when the answers were read")
+    final_score: float
+    breakdown: ScoreBreakdown
+    questions: list[QuestionScore]
+    reasons: list[ScoreReason] = Field(default_factory=list)
+    notice: str
+
+
 class SessionDoc(CamelModel):
     """An interview session (collection `interviewSessions`)."""
 
@@ -161,12 +218,14 @@ class SessionDoc(CamelModel):
     answered_question_ids: list[str] = Field(default_factory=list)
     question_asked_at: datetime | None = None
     question_elapsed_seconds: float = 0.0
-    last_seq: int = 0
+    last_seq: int = 0  # the highest seq stored
+    seq_reserved: int = 0  # the highest seq reserved by any writer (see storage/seq_counter.py)
     active_since: datetime | None = None
     active_seconds: float = 0.0
     last_activity_at: datetime | None = None
     connected_until: datetime | None = None
     recording: RecordingRef | None = None
+    scores: SessionScores | None = None
     version: int = 0
     created_at: datetime
     updated_at: datetime

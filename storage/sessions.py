@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pymongo
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionStatus
+from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionScores, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ def _session(document: dict[str, Any] | None) -> SessionDoc | None:
 
 
 class SessionRepository:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], long_seconds: float = 10.0) -> None:
         self._collection = collection
+        self._long = long_seconds  # the budget of an aggregation over many sessions
 
     async def insert(self, session: SessionDoc) -> bool:
         """Insert; False when the application already has an active session (or the idempotency key exists)."""
@@ -137,12 +139,6 @@ class SessionRepository:
         )
         return result.modified_count == 1
 
-    async def set_connected_until(self, session_id: str, until: datetime, now: datetime) -> None:
-        """The live-connection lease: the abandon sweeper leaves the session alone until `until`."""
-        await self._collection.update_one(
-            {"sessionId": session_id}, {"$set": {"connectedUntil": until, "lastActivityAt": now}}
-        )
-
     async def attach_recording(self, session_id: str, recording: RecordingRef) -> bool:
         """Reference the session's recording unless it has one already; returns whether it was attached."""
         updated = await self._update(
@@ -150,22 +146,46 @@ class SessionRepository:
         )
         return updated is not None
 
-    async def allocate_seqs(self, session_id: str, count: int, now: datetime) -> int:
-        """Reserve `count` consecutive event seqs; returns the last one reserved."""
-        document = await self._collection.find_one_and_update(
-            {"sessionId": session_id},
-            {"$inc": {"lastSeq": count}, "$set": {"lastActivityAt": now}},
-            projection={"lastSeq": 1},
-            return_document=ReturnDocument.AFTER,
+    async def set_scores(self, session_id: str, scores: SessionScores) -> bool:
+        """Store the scores (and `finalScore`, `scoreBreakdown`) unless newer answers were scored already.
+
+        Scores read from an older event log never replace newer ones; the same or a
+        later log (a re-run, a new scorer version) replaces them. Returns whether stored.
+        """
+        updated = await self._update(
+            {
+                "sessionId": session_id,
+                "$or": [{"scores": None}, {"scores.basedOnSeq": {"$lte": scores.based_on_seq}}],
+            },
+            {
+                "$set": {
+                    "scores": scores.to_document(),
+                    "finalScore": scores.final_score,
+                    "scoreBreakdown": scores.breakdown.to_document(),
+                }
+            },
         )
-        if document is None:
-            raise LookupError(session_id)
-        return int(document["lastSeq"])
+        return updated is not None
+
+    async def find_unscored(self, statuses: list[SessionStatus], limit: int) -> list[str]:
+        """Sessions in `statuses` never scored, or with events logged since they were scored."""
+        cursor = self._collection.find(
+            {
+                "status": {"$in": [s.value for s in statuses]},
+                "$or": [{"scores": None}, {"$expr": {"$lt": ["$scores.basedOnSeq", "$lastSeq"]}}],
+            },
+            {"sessionId": 1},
+        ).limit(limit)
+        return [d["sessionId"] async for d in cursor]
 
     async def find_page(
         self, where: SessionFilter, limit: int, before: tuple[datetime, str] | None
     ) -> list[SessionDoc]:
-        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item."""
+        """Newest first; `before` is the (startedAt, sessionId) of the previous page's last item.
+
+        Listed sessions come without their detailed `scores` (kilobytes each; `finalScore`
+        and `scoreBreakdown` stay): read one session for them.
+        """
         query = where.query()
         if before is not None:
             started_at, session_id = before
@@ -173,7 +193,9 @@ class SessionRepository:
                 {"startedAt": {"$lt": started_at}},
                 {"startedAt": started_at, "sessionId": {"$lt": session_id}},
             ]
-        cursor = self._collection.find(query).sort([("startedAt", DESCENDING), ("sessionId", DESCENDING)])
+        cursor = self._collection.find(query, {"scores": 0}).sort(
+            [("startedAt", DESCENDING), ("sessionId", DESCENDING)]
+        )
         return [SessionDoc.model_validate(d) async for d in cursor.limit(limit)]
 
     async def find_stale(self, idle_before: datetime, limit: int) -> list[str]:
@@ -190,5 +212,6 @@ class SessionRepository:
 
     async def aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation of this collection (pipelines live in storage/, see storage/analytics.py)."""
-        cursor = await self._collection.aggregate(pipeline)
-        return await cursor.to_list()
+        with pymongo.timeout(self._long):
+            cursor = await self._collection.aggregate(pipeline)
+            return await cursor.to_list()

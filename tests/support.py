@@ -125,8 +125,18 @@ def running_server(mongodb_url: str, data_dir: Path, **env: str) -> Iterator[Ser
 
 
 def tuned_server(mongodb_url: str, data_dir: Path, **settings: str) -> contextlib.AbstractContextManager[ServerProcess]:
-    """A server on its own fresh database, rate limit relaxed, with some settings changed."""
-    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "start_session_rate_limit": "1000", **settings}
+    """A server on its own fresh database, with some settings changed.
+
+    The start-session rate limit and the per-client upload concurrency are relaxed: tests
+    send many starts and uploads at once from one client on purpose (tests/test_client_limits.py
+    checks the limits themselves).
+    """
+    env = {
+        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
+        "start_session_rate_limit": "1000",
+        "upload_concurrency": "64",
+        **settings,
+    }
     return running_server(mongodb_url, data_dir, **env)
 
 

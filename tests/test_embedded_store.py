@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from pymongo import AsyncMongoClient
 
 from storage.embedded import EmbeddedMongo, free_port
-from tests.support import ROOT, SESSION_SECRET, USER_SECRET, auth
+from tests.support import ROOT, SESSION_SECRET, USER_SECRET, auth, user_token
 
 
 def _children(pid: int) -> list[int]:
@@ -168,3 +169,54 @@ def test_explicit_secrets_are_used(tmp_path: Path) -> None:
     import jwt
 
     assert jwt.decode(result.stdout.strip(), USER_SECRET, algorithms=["HS256"])["role"] == "admin"
+
+
+def _start_owned_cli(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """The CLI on the embedded store, in a process group of its own (as supervisors run it)."""
+    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
+    env.update({"AUTH_JWT_SECRET": USER_SECRET, "SESSION_TOKEN_SECRET": SESSION_SECRET, "LOG_LEVEL": "WARNING"})
+    log = open(data_dir / "runs.log", "ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("stop", ["sigterm-to-the-group", "sigkill"])
+def test_stopped_then_started_at_once_on_the_same_data_ten_times(tmp_path: Path, stop: str) -> None:
+    port = free_port()
+    recruiter = auth(user_token("recruiter_1", "recruiter"))
+    created: list[str] = []
+    for run in range(10):
+        process = _start_owned_cli(tmp_path, port)
+        try:
+            _wait_ready(port, process)
+            [keeper] = _children(process.pid)
+            [store] = _children(keeper)
+            for app_id in created:  # everything the earlier runs acknowledged is still there
+                kept = httpx.get(f"http://127.0.0.1:{port}/api/applications/{app_id}", headers=recruiter, timeout=10)
+                assert kept.status_code == 200, (run, app_id, kept.text)
+            app_id = f"app_run_{run}"
+            body = {"id": app_id, "candidateId": "cand_1", "candidateName": "Ada", "jobTitle": "Engineer"}
+            made = httpx.post(f"http://127.0.0.1:{port}/api/applications", json=body, headers=recruiter, timeout=10)
+            assert made.status_code == 201, made.text
+            created.append(app_id)
+        finally:
+            if stop == "sigkill":
+                process.kill()
+                process.wait(30)
+            else:
+                os.killpg(process.pid, signal.SIGTERM)
+                assert process.wait(60) == 0, (tmp_path / "runs.log").read_text()[-3000:]
+        if stop != "sigkill":
+            assert not _alive(store) and not _alive(keeper), "the server exited before its store had stopped"
+        # ...and the next run starts at once on the same files.
+    assert _wait_gone(store), "the last store outlived its server"

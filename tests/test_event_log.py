@@ -35,7 +35,7 @@ async def log_and_hub(mongodb_url: str) -> AsyncIterator[tuple[EventLog, Session
     )
     hub = SessionHub()
     try:
-        yield EventLog(repos.sessions, repos.events, hub, clock), hub, session_id
+        yield EventLog(repos.seqs, repos.events, hub, clock), hub, session_id
     finally:
         await database.close()
 

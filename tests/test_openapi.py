@@ -139,3 +139,8 @@ async def test_error_responses_use_the_error_shape(document: dict[str, Any]) -> 
             if int(status) >= 400:
                 schema = response["content"]["application/json"]["schema"]["$ref"]
                 assert schema == "#/components/schemas/ErrorBody", (method, path, status)
+
+
+async def test_required_query_parameters_are_marked_required(document: dict[str, Any]) -> None:
+    parameters = document["paths"]["/api/interview/offline-pack"]["get"]["parameters"]
+    assert [(p["name"], p["required"]) for p in parameters] == [("applicationId", True)]

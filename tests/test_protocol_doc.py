@@ -46,6 +46,9 @@ def test_the_documented_defaults_are_the_settings_defaults() -> None:
         settings.ws_rate_limit_burst,
         settings.ws_send_queue_size,
         settings.token_refresh_before_seconds,
+        settings.ws_prehello_per_ip,
+        settings.ws_prehello_total,
+        settings.ws_sessions_per_user,
     ) == (
         channel.heartbeat_seconds,
         channel.idle_timeout_seconds,
@@ -55,4 +58,7 @@ def test_the_documented_defaults_are_the_settings_defaults() -> None:
         channel.rate_burst,
         channel.send_queue_size,
         channel.token_refresh_before_seconds,
+        channel.prehello_per_ip,
+        channel.prehello_total,
+        channel.sessions_per_user,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import httpx
 
 from tests.session_support import RECRUITER, new_session
-from tests.support import auth, unique, user_token
+from tests.support import ServerProcess, auth, unique, user_token
 
 
 async def test_upload_then_download_with_ranges(client: httpx.AsyncClient) -> None:
@@ -64,3 +65,36 @@ async def test_missing_and_foreign_recordings_are_404(client: httpx.AsyncClient)
         started.url("/recording"), content=b"abc", headers={**RECRUITER, "Content-Type": "audio/ogg"}
     )
     assert recruiter_upload.status_code == 404  # recruiters read, they do not write
+
+
+async def test_concurrent_uploads_never_interleave(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    started = await new_session(client)
+    bodies = [bytes([n]) * 3_000_000 for n in range(1, 5)]  # large enough to be written at the same time
+    headers = {**started.candidate, "Content-Type": "audio/webm"}
+    responses = await asyncio.gather(
+        *(client.post(started.url("/recording"), content=b, headers=headers) for b in bodies)
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 409, 409, 409], [r.text for r in responses]
+    assert all(r.json()["code"] == "RECORDING_EXISTS" for r in responses if r.status_code == 409)
+    downloaded = (await client.get(started.url("/recording"), headers=RECRUITER)).content
+    winner = bodies[[r.status_code for r in responses].index(201)]
+    assert downloaded == winner  # one upload, whole, never a mix
+    files = [p.name for p in (server.data_dir / "recordings").iterdir() if started.session_id in p.name]
+    assert len(files) == 1 and not files[0].endswith(".part")  # the losers left nothing behind
+
+
+async def test_range_errors_have_the_error_shape(client: httpx.AsyncClient) -> None:
+    started = await new_session(client)
+    audio = os.urandom(1000)
+    headers = {**started.candidate, "Content-Type": "audio/ogg"}
+    assert (await client.post(started.url("/recording"), content=audio, headers=headers)).status_code == 201
+    outside = await client.get(started.url("/recording"), headers={**RECRUITER, "Range": "bytes=5000-6000"})
+    assert outside.status_code == 416 and outside.headers["content-range"] == "bytes */1000"
+    assert outside.json()["code"] == "VALIDATION_ERROR" and outside.json()["details"] == {"size": 1000}
+    for malformed in ("pages=1-2", "bytes=", "bytes=9-3"):
+        response = await client.get(started.url("/recording"), headers={**RECRUITER, "Range": malformed})
+        assert response.status_code == 400, malformed
+        assert set(response.json()) == {"error", "code", "details"} and response.json()["code"] == "VALIDATION_ERROR"
+    stale = await client.get(started.url("/recording"), headers={**RECRUITER, "Range": "bytes=0-9", "If-Range": '"x"'})
+    assert stale.status_code == 200 and stale.content == audio  # another version: the whole file, as before

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.session_support import (
     Started,
     all_events,
     client_event,
+    iso,
     named_event,
     new_session,
     now_iso,
@@ -97,13 +99,15 @@ async def test_response_last_seq_is_the_high_water_mark(client: httpx.AsyncClien
 
 async def test_event_fields_are_returned_as_stored(client: httpx.AsyncClient) -> None:
     started = await new_session(client)
-    event = transcript_event("hello there", ts="2030-01-01T10:00:00.250Z", questionId=started.question["id"])
+    # A time in the past with milliseconds (a ts after its receipt is stored as the receipt time).
+    happened = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=250_000)
+    event = transcript_event("hello there", ts=iso(happened), questionId=started.question["id"])
     await upload(client, started, [event])
     logged = (await all_events(client, started))[-1]
     assert logged == {
         "seq": 3,
         "type": "transcript",
-        "ts": "2030-01-01T10:00:00.250000Z",
+        "ts": happened.strftime("%Y-%m-%dT%H:%M:%S.250000Z"),
         "source": "client",
         "payload": {
             "text": "hello there",
@@ -134,14 +138,29 @@ async def test_uploaded_answer_advances_once(client: httpx.AsyncClient) -> None:
 # ----- validation and limits ----------------------------------------------------------
 
 
-async def test_type_outside_the_allow_list_refuses_the_whole_batch(client: httpx.AsyncClient) -> None:
+async def test_type_outside_the_allow_list_is_refused_alone(client: httpx.AsyncClient) -> None:
     started = await new_session(client)
     batch = [transcript_event("fine"), client_event("session.completed", {}), transcript_event("also fine")]
     response = await upload(client, started, batch)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    [refused] = body["refused"]
+    assert refused["code"] == "EVENT_TYPE_NOT_ALLOWED" and refused["field"] == "type"
+    assert refused["index"] == 1 and refused["id"] == batch[1]["id"]
+    assert [e["type"] for e in await all_events(client, started)] == ["session.started", "question"] + [
+        "transcript"
+    ] * 2
+
+
+async def test_a_batch_of_nothing_but_a_type_outside_the_allow_list_is_refused(client: httpx.AsyncClient) -> None:
+    started = await new_session(client)
+    bad = client_event("session.completed", {})
+    response = await upload(client, started, [bad])
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "EVENT_TYPE_NOT_ALLOWED"
-    assert body["details"]["index"] == 1 and body["details"]["id"] == batch[1]["id"]
+    assert body["details"]["index"] == 0 and body["details"]["id"] == bad["id"]
     assert "transcript" in body["details"]["errors"]["allowed"]
     assert [e["type"] for e in await all_events(client, started)] == ["session.started", "question"]
 

@@ -229,10 +229,10 @@ async def test_sessions_without_connection_or_activity_are_abandoned(core: Core)
     session_id = await start(core)
     core.clock.advance(ABANDON_SECONDS - 10)
     assert await core.service.abandon_stale() == 0
-    await core.service.claim_connection(session_id, core.clock.now() + timedelta(seconds=3600))
+    await core.service.connections.claim(session_id, "connection-1", core.clock.now() + timedelta(seconds=3600))
     core.clock.advance(60)
     assert await core.service.abandon_stale() == 0  # a live connection's lease protects it
-    await core.service.release_connection(session_id)
+    await core.service.connections.release(session_id, "connection-1")
     core.clock.advance(ABANDON_SECONDS + 1)
     assert await core.service.abandon_stale() == 1
     assert (await core.service.get(session_id)).status == SessionStatus.ABANDONED

@@ -208,3 +208,16 @@ async def test_without_a_voice_the_page_is_told_to_speak(tmp_path: Path) -> None
     voice.question_asked(question("q1"), upcoming=None)
     assert outbox.states() == [("q1", "unavailable")]
     await voice.close()
+
+
+async def test_when_the_engine_fails_the_interview_goes_on_in_text(tmp_path: Path) -> None:
+    outbox = Outbox()
+    broken = EspeakEngine(executable=str(tmp_path / "no-such-engine"))
+    voice = Interviewer(SpeechCache(broken, tmp_path), outbox, asyncio.get_running_loop().time, "s1")
+    try:
+        voice.peer_connected(True)
+        voice.question_asked(question("q1"), upcoming=None)
+        await until(lambda: outbox.states() == [("q1", "unavailable")])  # the page reads it out itself
+        assert voice.speaker.playing is None
+    finally:
+        await voice.close()

@@ -1,13 +1,15 @@
-"""Chaos: 20 candidates run whole interviews while their connections are cut and the server is SIGKILLed.
+"""Chaos: 20 candidates interview on 3 server processes while connections are cut and one process is SIGKILLed.
 
+Three server processes share one store; every (re)connect lands on a random one.
 Connections are cut at random points from the client side (TCP abort, no close frame)
-and from the server side (a second `hello` for the session makes the server close the
-older socket with 4009, in the middle of whatever it was doing), some reconnects use
-a stale `lastSeq` (so duplicates arrive and are dropped by seq), and once, mid-run,
-the server process is killed with SIGKILL and a new one is started on the same port
-and database. At the end the store must hold exactly the client messages each
-client had acknowledged, and each client must have seen every stored server seq
-exactly once after de-duplication.
+and from the server side (a second `hello` for the session, often on another
+process, makes the server holding the older socket close it with 4009, in the
+middle of whatever it was doing), some reconnects use a stale `lastSeq` (so
+duplicates arrive and are dropped by seq), and once, mid-run, one process is
+killed with SIGKILL and a new one is started on the same port and database. At
+the end the store must hold exactly the client messages each client had
+acknowledged, and each client must have seen every stored server seq exactly
+once after de-duplication.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.support import Interview, ServerProcess, set_time_limits, start_inter
 from tests.ws_client import InterviewClient
 
 CANDIDATES = 20
+PROCESSES = 3
 TIME_LIMIT_SECONDS = 4
 TERMINAL = {"completed", "abandoned", "error"}
 RUN_DEADLINE_SECONDS = 150
@@ -44,6 +47,7 @@ class Candidate:
     client: InterviewClient
     rng: random.Random
     progress: asyncio.Event
+    chaos: Chaos
     handled: set[int] = field(default_factory=set)
     aborts: int = 0
     takeovers: int = 0
@@ -59,17 +63,18 @@ class Candidate:
 
 @dataclass
 class Chaos:
-    """Shared state: the current server and the one-time kill."""
+    """Shared state: the live server processes and the one-time kill."""
 
     servers: list[ServerProcess]
     progress: asyncio.Event = field(default_factory=asyncio.Event)
     cut_by_kill: int = 0
+    restarts: int = 0
     killed: asyncio.Event = field(default_factory=asyncio.Event)
     restarted: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def server(self) -> ServerProcess:
-        return self.servers[-1]
+        return self.servers[0]
 
 
 async def connect(candidate: Candidate, *, take_over: bool = False) -> None:
@@ -78,6 +83,7 @@ async def connect(candidate: Candidate, *, take_over: bool = False) -> None:
     stale = not take_over and client.last_seq is not None and candidate.rng.random() < 0.25
     async with asyncio.timeout(60):
         while True:
+            client.url = candidate.rng.choice(candidate.chaos.servers).ws_url  # any process will do
             try:
                 if stale:
                     candidate.stale_resumes += 1
@@ -165,17 +171,19 @@ async def run_candidate(candidate: Candidate) -> None:
 
 
 async def kill_and_restart(chaos: Chaos, candidates: list[Candidate]) -> None:
-    """Once about a third of the questions are under way, SIGKILL the server and start a new one."""
+    """Once about a third of the questions are under way, SIGKILL one process and start a new one."""
     while sum(len(c.handled) for c in candidates) < CANDIDATES:
         chaos.progress.clear()
         await chaos.progress.wait()
-    old = chaos.server
-    chaos.cut_by_kill = sum(1 for c in candidates if c.client.connected)
+    index = random.Random(len(candidates)).randrange(len(chaos.servers))
+    old = chaos.servers[index]
+    chaos.cut_by_kill = sum(1 for c in candidates if c.client.connected and c.client.url == old.ws_url)
     await asyncio.to_thread(old.kill)
     chaos.killed.set()
     replacement = ServerProcess(old.mongodb_url, old.data_dir, old.env, port=old.port)
-    chaos.servers.append(replacement)
     await asyncio.to_thread(replacement.start)
+    chaos.servers[index] = replacement
+    chaos.restarts += 1
     chaos.restarted.set()
 
 
@@ -187,7 +195,7 @@ def chaos_servers(mongodb_url: str, tmp_path: Path) -> Any:
         "WS_HEARTBEAT_SECONDS": "2",
         "LOG_LEVEL": "WARNING",
     }
-    servers = [ServerProcess(mongodb_url, tmp_path, env).start()]
+    servers = [ServerProcess(mongodb_url, tmp_path, env).start() for _ in range(PROCESSES)]
     try:
         yield servers
     finally:
@@ -195,7 +203,9 @@ def chaos_servers(mongodb_url: str, tmp_path: Path) -> Any:
             server.stop()
 
 
-async def test_twenty_candidates_survive_cuts_and_a_server_kill(chaos_servers: list[ServerProcess]) -> None:
+async def test_twenty_candidates_on_three_processes_survive_cuts_and_a_kill(
+    chaos_servers: list[ServerProcess],
+) -> None:
     seed = int(os.environ.get("CHAOS_SEED", random.randrange(1 << 30)))
     print(f"\nchaos seed {seed} (set CHAOS_SEED to replay)")
     master = random.Random(seed)
@@ -207,7 +217,8 @@ async def test_twenty_candidates_survive_cuts_and_a_server_kill(chaos_servers: l
             interview = await start_interview(http, question_count=master.randint(2, 4))
             await set_time_limits(db, interview.session_id, TIME_LIMIT_SECONDS)
             client = InterviewClient(server.ws_url, interview.token)
-            candidates.append(Candidate(index, interview, client, random.Random(master.random()), chaos.progress))
+            rng = random.Random(master.random())
+            candidates.append(Candidate(index, interview, client, rng, chaos.progress, chaos))
 
     async with asyncio.timeout(RUN_DEADLINE_SECONDS):
         await asyncio.gather(kill_and_restart(chaos, candidates), *(run_candidate(c) for c in candidates))
@@ -246,7 +257,8 @@ async def test_twenty_candidates_survive_cuts_and_a_server_kill(chaos_servers: l
             totals["server-side closes (4009 takeover)"] += client.close_codes.count(4009)
             totals["stale-lastSeq resumes"] += candidate.stale_resumes
             totals["failed connect attempts"] += candidate.failed_connects
-    totals["server restarts (SIGKILL)"] = len(chaos.servers) - 1
+    totals["server processes"] = PROCESSES
+    totals["server restarts (SIGKILL)"] = chaos.restarts
     totals["live connections cut by the SIGKILL"] = chaos.cut_by_kill
     print(f"chaos: {CANDIDATES} candidates, all sessions completed")
     for name, value in totals.items():

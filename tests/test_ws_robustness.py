@@ -19,6 +19,7 @@ import websockets
 from storage.embedded import EmbeddedMongo
 from tests.support import ServerProcess, running_server, start_interview, store_of, tuned_server
 from tests.ws_client import (
+    SUBPROTOCOL,
     InterviewClient,
     close_code_of,
     new_id,
@@ -190,8 +191,11 @@ async def seed_history(server: ServerProcess, session_id: str, count: int, text_
 
 
 async def wait_released(server: ServerProcess, session_id: str) -> None:
-    """Until the server marked the session as no longer connected (its connection ended)."""
-    async with store_of(server) as db, asyncio.timeout(30):
+    """Until the server marked the session as no longer connected (its connection ended).
+
+    Generous: on a loaded machine the stuck replay, the 8 heartbeats and the teardown all stretch.
+    """
+    async with store_of(server) as db, asyncio.timeout(90):
         while True:
             session = await db.interviewSessions.find_one({"sessionId": session_id})
             until = session.get("connectedUntil")
@@ -242,16 +246,17 @@ async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: s
         client.last_seq = seen
         client.outbox = {skip: {"type": "question.next", "id": skip} for skip in skips}
         # Under a loaded CI machine the server may still be tearing the old connection
-        # down (its replay was 9 MB); a real client retries the same way.
-        for attempt in range(4):
+        # down (its replay was 9 MB), or this reader may fall behind the tiny send queue
+        # again; a real client resumes the same way until everything is acked.
+        for attempt in range(6):
             try:
                 await client.connect()
+                await client.wait_acked(*skips, within=60)  # acks queue behind the events they caused
                 break
-            except (TimeoutError, ConnectionRefusedError, OSError):
-                if attempt == 3:
+            except (TimeoutError, ConnectionRefusedError, ConnectionError, OSError):
+                if attempt == 5:
                     raise
                 await asyncio.sleep(1)
-        await client.wait_acked(*skips, within=60)  # acks queue behind the events their messages caused
         await client.close()
         async with store_of(server) as db:
             stored = await db.sessionEvents.find({"sessionId": interview.session_id}).sort("seq", 1).to_list()
@@ -303,6 +308,7 @@ async def test_storage_outage_is_never_acked_and_the_resend_is_stored_once(tmp_p
     assert code == 1011
     assert transcript in unacked  # not acked while the store was down
     assert hello_error["code"] == "STORAGE_UNAVAILABLE" and refused == 1011
+    assert hello_error["retryable"] is True  # the store comes back: the client should retry
     assert stored == 1
 
 
@@ -345,3 +351,28 @@ async def test_misbehaving_connection_never_disturbs_another_session(
     assert calm.outbox == {} and calm.acked == calm.sent_ids and not calm.rejected
     assert [m for m in calm.log if m.get("type") == "error"] == []
     assert sorted(await client_event_ids(ws_server, calm_interview.session_id)) == sorted(calm.sent_ids)
+
+
+async def test_4008_comes_while_the_client_is_still_sending(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:
+    """The server reads the client's reply to its close at once (before, it sat behind a full queue for
+    websockets' 10-second close timeout): the wait below is shorter than that timeout."""
+    interview = await start_interview(http, question_count=1)
+    # This client waits for the server to end the closing handshake (its own timeout is longer).
+    ws = await websockets.connect(ws_server.ws_url, subprotocols=[SUBPROTOCOL], close_timeout=30)
+    await ws.send(json.dumps({"type": "hello", "token": interview.token}))
+    assert (await receive_json(ws))["type"] == "welcome"
+
+    async def flood() -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:  # in bursts: more frames than the server's receive queue holds arrive after its close
+                for _ in range(100):
+                    await ws.send(json.dumps({"type": "event", "id": new_id(), "name": "tab.hidden"}))
+                await asyncio.sleep(0)  # let this client read what the server sends
+
+    sender = asyncio.create_task(flood())
+    try:
+        assert await close_code_of(ws, within=8) == 4008
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender

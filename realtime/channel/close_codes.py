@@ -26,7 +26,7 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     CloseCode.NORMAL: ("Normal closure.", "Nothing; the conversation is over."),
     CloseCode.GOING_AWAY: ("The server is shutting down.", "Reconnect with `lastSeq`."),
     CloseCode.MESSAGE_TOO_BIG: (
-        "A frame was larger than `maxMessageBytes` (64 KiB).",
+        "A frame was longer than `maxMessageBytes` characters (65,536 by default).",
         "Fix the client; reconnect and resend smaller messages.",
     ),
     CloseCode.INTERNAL_ERROR: (
@@ -36,8 +36,10 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     ),
     CloseCode.SERVICE_RESTART: ("The server is restarting (sent by uvicorn).", "Reconnect with backoff."),
     CloseCode.TRY_AGAIN_LATER: (
-        "Slow consumer: the client fell `WS_SEND_QUEUE_SIZE` messages behind.",
-        "Reconnect with `lastSeq`; the missed messages are replayed.",
+        "Slow consumer (the client fell `WS_SEND_QUEUE_SIZE` messages behind), or the user has "
+        "`WS_SESSIONS_PER_USER` sessions live already (then an `error` `RATE_LIMITED` with "
+        "`details.retryAfterMs` comes first).",
+        "Reconnect with `lastSeq` (after `retryAfterMs` when given); the missed messages are replayed.",
     ),
     CloseCode.UNAUTHORIZED: (
         "No valid `hello` within `WS_HELLO_TIMEOUT_SECONDS`, or its token is not a valid session "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
+
+from server.sessions.wire_types import browser_origins
 
 # The session is marked connected (`connectedUntil`) for this long and renewed at half-time,
 # so the abandon sweeper leaves it alone; a dead process's mark simply runs out.
@@ -28,6 +31,10 @@ class ChannelConfig:
     rate_burst: int = 60
     send_queue_size: int = 256
     token_refresh_before_seconds: int = 300
+    # Sockets before hello per client address and in all; live sessions per user (this process).
+    prehello_per_ip: int = 16
+    prehello_total: int = 512
+    sessions_per_user: int = 4
     # RTCIceServer objects for the browser, sent in `welcome`.
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     allowed_origins: tuple[str, ...] = ()
@@ -35,6 +42,11 @@ class ChannelConfig:
     # What live media does in this process, told to the page in `welcome`.
     transcription: bool = False
     voice: str | None = None
+
+    @functools.cached_property
+    def browser_origins(self) -> frozenset[str]:
+        """The origins, canonical, that may open the socket besides the server's own address."""
+        return browser_origins(self.allowed_origins, self.public_url)
 
     @property
     def lease_seconds(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from realtime.channel.config import ChannelConfig
@@ -18,3 +19,5 @@ class ChannelContext:
     clock: Clock
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     signalling: SignallingFactory | None = None
+    # (socket peer, X-Forwarded-For) -> the client's address; the root plugs in TRUSTED_PROXIES.
+    client_address: Callable[[str | None, str | None], str | None] = lambda peer, _forwarded: peer

@@ -1,4 +1,9 @@
-"""Client frames -> protocol messages, or the complaint to answer them with. Pure."""
+"""Client frames -> protocol messages, or the complaint to answer them with. Pure.
+
+Frames are limited in characters (Unicode code points of their JSON text), not bytes, so
+a maximum-size answer fits whatever its script. Nesting is bounded before parsing, and a
+frame holding something the store could not keep is refused here, naming its `id`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from realtime.messages import CLIENT_MESSAGE_ADAPTER, ClientEventMessage, HelloMessage, PongMessage, SignallingMessage
-from server.sessions import ErrorCode, validation_details
+from server.sessions import MAX_JSON_DEPTH, ErrorCode, json_depth, printable, unstorable, validation_details
 
 Parsed = ClientEventMessage | SignallingMessage | PongMessage
 
@@ -31,7 +36,17 @@ class TooBig:
 
 def message_id(data: dict[str, Any]) -> str | None:
     value = data.get("id")
-    return value if isinstance(value, str) and len(value) <= 64 else None
+    return printable(value) if isinstance(value, str) and len(value) <= 64 else None
+
+
+def _json(frame: str) -> Any:
+    """The frame's JSON value; ValueError when it is not JSON or nests too deeply."""
+    if json_depth(frame) > MAX_JSON_DEPTH:
+        raise ValueError("nested too deeply")
+    try:
+        return json.loads(frame)
+    except RecursionError:  # pragma: no cover - json_depth refuses such frames first
+        raise ValueError("nested too deeply") from None
 
 
 def peek_id(frame: str | bytes) -> str | None:
@@ -39,40 +54,44 @@ def peek_id(frame: str | bytes) -> str | None:
     if isinstance(frame, bytes) or len(frame) > 65536:
         return None
     try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
+        data = _json(frame)
+    except ValueError:
         return None
     return message_id(data) if isinstance(data, dict) else None
 
 
-def parse_hello(frame: str | bytes | None, max_bytes: int) -> HelloMessage | None:
+def parse_hello(frame: str | bytes | None, max_chars: int) -> HelloMessage | None:
     """The first frame as a `hello`, or None when it is anything else."""
-    if not isinstance(frame, str) or len(frame) > max_bytes:
+    if not isinstance(frame, str) or len(frame) > max_chars:
         return None
     try:
-        return HelloMessage.model_validate(json.loads(frame))
-    except (ValueError, ValidationError, RecursionError):
+        return HelloMessage.model_validate(_json(frame))
+    except (ValueError, ValidationError):
         return None
 
 
-def parse_frame(frame: str | bytes, max_bytes: int) -> Parsed | Complaint | TooBig:
-    """One frame after the hello."""
+def parse_frame(frame: str | bytes, max_chars: int) -> Parsed | Complaint | TooBig:
+    """One frame after the hello; `max_chars` bounds its length in characters."""
     if isinstance(frame, bytes):
         return Complaint(ErrorCode.VALIDATION_ERROR, "Binary frames are not part of the protocol")
-    if len(frame) > max_bytes or len(frame.encode()) > max_bytes:
-        return TooBig()  # uvicorn enforces ws_max_size already; this guards other servers
+    if len(frame) > max_chars:
+        return TooBig()
     try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
+        data = _json(frame)
+    except ValueError:
         return Complaint(ErrorCode.INVALID_JSON, "Message is not valid JSON")
     if not isinstance(data, dict):
         return Complaint(ErrorCode.VALIDATION_ERROR, "Message must be a JSON object")
     id = message_id(data)
+    problem = unstorable(data)
+    if problem is not None:
+        details = [{"field": problem.field, "message": problem.message}]
+        return Complaint(ErrorCode.VALIDATION_ERROR, f"Invalid message: {problem.message}", id=id, details=details)
     try:
         message = CLIENT_MESSAGE_ADAPTER.validate_python(data)
     except ValidationError as error:
         if any(e["type"] in ("union_tag_invalid", "union_tag_not_found") for e in error.errors()):
-            name = str(data.get("type"))[:64]
+            name = printable(str(data.get("type"))[:64])
             return Complaint(ErrorCode.UNKNOWN_MESSAGE_TYPE, f"Unknown message type {name!r}", id=id)
         details = validation_details(error, drop_prefix=1)
         return Complaint(ErrorCode.VALIDATION_ERROR, "Invalid message", id=id, details=details)

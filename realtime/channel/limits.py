@@ -1,4 +1,4 @@
-"""Per-connection message limits: a token bucket for rate, a sliding count for invalid messages.
+"""Per-connection message limits: a token bucket for rate (the core's), a sliding count for invalid messages.
 
 Both take the current monotonic time from their caller, so they are pure and tests advance time.
 """
@@ -7,34 +7,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from server.sessions.limits import TokenBucket
 
-class TokenBucket:
-    """`rate` messages per second on average, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = float(burst)
-        self._updated = now
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.burst, self._tokens + max(0.0, now - self._updated) * self.rate)
-        self._updated = now
-
-    def take(self, now: float) -> bool:
-        """Spend one token; False when the bucket is empty."""
-        self._refill(now)
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-    def full(self, now: float) -> bool:
-        self._refill(now)
-        return self._tokens >= self.burst - 1
-
-    def retry_after_ms(self) -> int:
-        return max(1, int((1 - self._tokens) / self.rate * 1000))
+__all__ = ["StrikeCounter", "TokenBucket"]
 
 
 class StrikeCounter:

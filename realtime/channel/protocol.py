@@ -44,6 +44,7 @@ from server.sessions import (
     IngestOutcome,
     NewClientEvent,
     QuestionView,
+    client_event_time,
     session_closed,
     validate_client_payload,
 )
@@ -274,10 +275,10 @@ class ChannelProtocol:
             self.awaiting.discard(message.id)
             try:
                 payload = validate_client_payload(message.event_type, message.stored_payload())
+                ts = client_event_time(message.ts, now)
             except DomainError as error:
                 self.send_error(error.code, error.message, id=message.id, details=error.details, retry=False)
                 continue
-            ts = min(message.ts, now) if message.ts is not None else now
             request.events.append(
                 NewClientEvent(client_event_id=message.id, type=message.event_type, ts=ts, payload=payload)
             )

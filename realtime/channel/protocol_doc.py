@@ -32,7 +32,10 @@ from realtime.messages import (
 from server.sessions import (
     CLIENT_EVENT_TYPES,
     COMMAND_TYPES,
-    MAX_PAYLOAD_BYTES,
+    MAX_DEPTH,
+    MAX_EVENT_AGE,
+    MAX_PAYLOAD_CHARS,
+    MAX_TEXT_CHARS,
     STATE_EVENT_TYPES,
     TRACED_CLIENT_EVENTS,
     ServiceConfig,
@@ -65,7 +68,10 @@ _INTRO = """\
      tests/test_protocol_doc.py fails when this file and the models disagree. -->
 
 One WebSocket per live interview: `GET /ws/interview`, subprotocol `{subprotocol}`,
-JSON text frames (camelCase), at most `maxMessageBytes` ({max_bytes} bytes) each.
+JSON text frames (camelCase), at most `maxMessageBytes` ({max_bytes}) characters each: the limit
+counts Unicode characters of the frame's JSON text, not bytes (the name is historical), so send
+non-ASCII text as is, as `JSON.stringify` does, not `\\u`-escaped. A maximum-size message (a
+{text_chars}-character answer in any script) fits with room to spare.
 Every message below is a pydantic model; their JSON Schemas are in
 [`protocol.schema.json`]({schema_file}) (`$defs`, by model name).
 
@@ -120,6 +126,13 @@ Every message below is a pydantic model; their JSON Schemas are in
   paces the resends under both. {garbage} invalid
   messages in a minute also close with 4008. A client that falls `WS_SEND_QUEUE_SIZE`
   ({queue}) messages behind is closed with 1013 and resumes by replay.
+- At most `WS_PREHELLO_PER_IP` ({prehello_ip}) sockets from one address, and `WS_PREHELLO_TOTAL`
+  ({prehello_total}) in all, may be waiting to say `hello`: beyond that the upgrade itself is
+  refused with HTTP 429 and `Retry-After` (a browser sees a failed connection and retries with
+  backoff). One user may have `WS_SESSIONS_PER_USER` ({per_user}) sessions live (the same session
+  reconnecting counts once): a `hello` beyond that gets an `error` (`RATE_LIMITED`,
+  `retryable: true`, `details.retryAfterMs`) and the socket closes with 1013. These limits are kept
+  per server process.
 
 ## Close codes
 
@@ -133,8 +146,14 @@ _CLIENT_EVENTS = """\
 
 State-changing client messages are stored in the session's event log with `source: "client"`,
 `type` = the message type, `clientEventId` = its `id`, `ts` = its `ts` (or receipt time, never
-later than receipt) and `payload` = its other fields. The same allow-list and payload models
-serve this socket and the offline batch upload. Payloads are limited to {payload_bytes} bytes.
+later than receipt; a `ts` more than {max_age} days before receipt is refused) and `payload` = its
+other fields. The same allow-list, payload models and limits serve this socket and the offline
+batch upload. Sizes count characters, not bytes: a `text` holds up to {text_chars} characters,
+the rest of a payload up to {payload_chars} characters of JSON. Values must be what the store can
+keep: integers within 64 bits, finite numbers (no NaN or Infinity), valid Unicode, keys without
+NUL, a leading `$` or a `.`, and at most {depth} levels of nesting. A message that breaks a rule
+is answered with its own `error` (`VALIDATION_ERROR` or `PAYLOAD_TOO_LARGE`, `retryable: false`,
+naming its `id`); the messages around it are stored and acked as usual.
 
 | type | payload fields |
 |---|---|
@@ -254,12 +273,16 @@ def render() -> str:
             subprotocol=SUBPROTOCOL,
             schema_file=SCHEMA_FILE,
             max_bytes=channel.max_message_bytes,
+            text_chars=MAX_TEXT_CHARS,
             hello=channel.hello_timeout_seconds,
             heartbeat=channel.heartbeat_seconds,
             idle=channel.idle_timeout_seconds,
             rate=channel.rate_per_second,
             burst=channel.rate_burst,
             queue=channel.send_queue_size,
+            prehello_ip=channel.prehello_per_ip,
+            prehello_total=channel.prehello_total,
+            per_user=channel.sessions_per_user,
             garbage=GARBAGE_LIMIT,
             grace=QUESTION_TIMEOUT_GRACE_SECONDS,
             retryable=", ".join(f"`{c.value}`" for c in sorted(RETRYABLE_ERROR_CODES)),
@@ -304,7 +327,10 @@ def render() -> str:
     event_rows = "\n".join(f"| `{t}` | {_fields(model)} |" for t, model in CLIENT_EVENT_TYPES.items())
     parts.append(
         _CLIENT_EVENTS.format(
-            payload_bytes=MAX_PAYLOAD_BYTES,
+            payload_chars=MAX_PAYLOAD_CHARS,
+            text_chars=MAX_TEXT_CHARS,
+            max_age=MAX_EVENT_AGE.days,
+            depth=MAX_DEPTH,
             event_rows=event_rows,
             grace=ServiceConfig().late_upload_grace_seconds,
             forwarded=", ".join(f"`{name}`" for name in sorted(TRACED_CLIENT_EVENTS)),

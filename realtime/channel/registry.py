@@ -11,6 +11,9 @@ class Replaceable(Protocol):
     async def retire(self) -> None:
         """Stop after the message in progress and close with 4009 (`replaced`)."""
 
+    def claimed_elsewhere(self, connection_id: str, epoch: int) -> bool:
+        """Whether a claim of the session (from the change feed) is newer than this connection's."""
+
 
 class ConnectionRegistry:
     """At most one live connection per session; a newer one takes over."""
@@ -30,6 +33,9 @@ class ConnectionRegistry:
             del self._live[session_id]
             return True
         return False
+
+    def live(self, session_id: str) -> Replaceable | None:
+        return self._live.get(session_id)
 
     def is_live(self, session_id: str, connection: Replaceable) -> bool:
         return self._live.get(session_id) is connection

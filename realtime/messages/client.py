@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
 from typing_extensions import TypeIs
 
 from server.sessions import (
+    INT64_MAX,
     AnswerStartPayload,
     AnswerSubmitPayload,
     EventType,
@@ -28,7 +29,9 @@ class HelloMessage(RequestModel):
 
     type: Literal["hello"]
     token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
-    last_seq: int | None = Field(default=None, ge=0, description="Highest server `seq` already seen; null = none.")
+    last_seq: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="Highest server `seq` already seen; null = none."
+    )
     pending_ids: list[Uuid] = Field(
         default_factory=list,
         max_length=MAX_PENDING_IDS,

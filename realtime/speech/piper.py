@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 STARTUP_SECONDS = 60.0
 REQUEST_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 30.0
-MAX_PARALLEL = 2  # synthesis requests in flight: the engine shares the machine with transcription
+# One request at a time: Piper's onnxruntime uses every core for one request, and parallel
+# requests only slow each other (4 at once took 4.2 s each against 0.6 s alone, docs/benchmarks.md).
+MAX_PARALLEL = 1
 READY_WAIT_SECONDS = 10.0  # a request waits this long for a (re)starting engine before giving up
 
 

@@ -153,7 +153,7 @@ class MediaSession:
         if state in ("disconnected", "failed"):
             # No more audio is coming for now: finalise what the candidate said so far.
             await self._stream.flush()
-        await self._service.record_media_state(self.session_id, state)
+        await self._service.server_events.media_state(self.session_id, state)
         if state == "failed" and self._on_failed is not None:
             self._on_failed()
 
@@ -168,6 +168,6 @@ class MediaSession:
 
     async def _on_final(self, text: str, start_ms: int, end_ms: int) -> None:
         question_id = self._stream.label_for(start_ms)
-        await self._service.record_transcript(
+        await self._service.server_events.transcript(
             self.session_id, text, start_ms, end_ms, question_id=question_id if isinstance(question_id, str) else None
         )

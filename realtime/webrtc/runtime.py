@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCIceServer
 
-from realtime.speech import SpeechCache
+from realtime.speech import SpeechCache, SpeechUnavailable
 from realtime.transcription import Transcriber
 
 if TYPE_CHECKING:
@@ -64,17 +64,32 @@ class MediaRuntime:
     def voice_name(self) -> str | None:
         return self.voice.engine.voice if self.voice is not None else None
 
-    def start(self) -> None:
-        """Load the speech model and start the voice in the background: the first interview does not wait."""
-        self._warm_up = asyncio.create_task(self._load(), name="media-warm-up")
+    def start(self, questions: list[tuple[str, str]] | None = None) -> None:
+        """Load the speech model and start the voice in the background: the first interview does not wait.
 
-    async def _load(self) -> None:
+        `questions` ((id, text) of the bank) are then spoken into the cache one at a time, so even
+        a session's first question plays at once; what the disk cache already holds costs nothing.
+        """
+        self._warm_up = asyncio.create_task(self._load(questions or []), name="media-warm-up")
+
+    async def _load(self, questions: list[tuple[str, str]]) -> None:
         if self.voice is not None:
             await self.voice.engine.start()
         try:
             await self.transcriber.warm_up()
         except Exception:
             logger.exception("speech model failed to load; server-side transcripts are unavailable")
+        if self.voice is not None:
+            await self._prepare(self.voice, questions)
+
+    @staticmethod
+    async def _prepare(voice: SpeechCache, questions: list[tuple[str, str]]) -> None:
+        for question_id, text in questions:
+            try:
+                await voice.get(question_id, text)
+            except SpeechUnavailable:
+                logger.info("question bank not prepared aloud: the voice is unavailable")
+                return
 
     async def close(self) -> None:
         if self._warm_up is not None:

@@ -6,6 +6,7 @@ composition root hands the handlers their dependencies (`HttpDeps`) as lifespan 
 
 from server.http.deps import STATE_KEY, HttpDeps, deps
 from server.http.errors import HttpError, on_domain_error, on_router_error, on_storage_error, on_unexpected
+from server.http.middleware import http_middleware
 from server.http.openapi import build_openapi
 from server.http.routes import http_routes
 
@@ -15,6 +16,7 @@ __all__ = [
     "HttpError",
     "build_openapi",
     "deps",
+    "http_middleware",
     "http_routes",
     "on_domain_error",
     "on_router_error",

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from server.http.auth import bearer_token
 from server.http.deps import deps
-from server.sessions import Principal, UserPrincipal, forbidden, session_not_found
+from server.sessions import Principal, SessionPrincipal, UserPrincipal, forbidden, session_not_found
 from server.sessions.wire_types import Uuid
 from storage import SessionDoc
 
@@ -31,6 +31,11 @@ async def staff(request: Request) -> UserPrincipal:
     if not caller.is_staff:
         raise forbidden("Recruiter or admin role required")
     return caller
+
+
+def is_staff(caller: Principal) -> bool:
+    """A recruiter or admin user token (a session token never is)."""
+    return not isinstance(caller, SessionPrincipal) and caller.is_staff
 
 
 def tag_session(session_id: str, application_id: str | None = None) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
-from server.sessions import DomainError, ErrorCode, storage_unavailable
+from server.sessions import DomainError, ErrorCode, is_unreachable, storage_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.ALREADY_COMPLETED: 400,
     ErrorCode.SESSION_ALREADY_COMPLETED: 400,
     ErrorCode.SESSION_NOT_ACTIVE: 400,
+    ErrorCode.SESSION_NOT_ENDED: 400,
     ErrorCode.INVALID_TRANSITION: 400,
     ErrorCode.QUESTION_MISMATCH: 400,
     ErrorCode.WEBRTC_ERROR: 400,
@@ -47,6 +49,7 @@ STATUS_TEXT = {
     409: "Conflict (APPLICATION_EXISTS, RECORDING_EXISTS)",
     413: "Body too large (PAYLOAD_TOO_LARGE)",
     415: "Unsupported content type (VALIDATION_ERROR)",
+    416: "Range not satisfiable (VALIDATION_ERROR); see Content-Range",
     429: "Rate limited (RATE_LIMITED); see Retry-After",
     503: "Storage unavailable (STORAGE_UNAVAILABLE)",
 }
@@ -55,11 +58,14 @@ _ROUTER_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
 class HttpError(DomainError):
-    """An error only the HTTP edge raises, with a status the table does not give (e.g. 415)."""
+    """An error only the HTTP edge raises, with a status the table does not give (e.g. 415), and its headers."""
 
-    def __init__(self, status: int, code: ErrorCode, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(code, message, details)
         self.status = status
+        self.headers = headers or {}
 
 
 def status_of(error: DomainError) -> int:
@@ -67,6 +73,8 @@ def status_of(error: DomainError) -> int:
 
 
 def headers_of(error: DomainError) -> dict[str, str]:
+    if isinstance(error, HttpError) and error.headers:
+        return error.headers
     if error.code == ErrorCode.UNAUTHORIZED:
         return {"WWW-Authenticate": "Bearer"}
     if error.code == ErrorCode.RATE_LIMITED and isinstance(error.details, dict):
@@ -83,14 +91,30 @@ async def on_domain_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def on_router_error(_request: Request, exc: Exception) -> Response:
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    router = request.scope.get("router")
+    methods: set[str] = set()
+    for route in getattr(router, "routes", []):
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
+
+
+async def on_router_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _ROUTER_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
     message = _ROUTER_MESSAGES.get(exc.status_code, str(exc.detail))
-    return error_response(HttpError(exc.status_code, code, message), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
+    return error_response(HttpError(exc.status_code, code, message), headers=headers)
 
 
-async def on_storage_error(_request: Request, exc: Exception) -> Response:
+async def on_storage_error(request: Request, exc: Exception) -> Response:
+    """503 when the store did not answer in time; any other store failure is unexpected (500)."""
+    if not is_unreachable(exc):
+        return await on_unexpected(request, exc)
     logger.warning("storage unavailable: %s", type(exc).__name__)
     return error_response(storage_unavailable())
 

@@ -7,13 +7,16 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from server.sessions import (
+    MAX_JSON_DEPTH,
     DomainError,
     ErrorCode,
+    json_depth,
     missing_field,
     payload_too_large,
+    unstorable,
     validation_details,
     validation_error,
 )
@@ -37,15 +40,35 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _too_deep() -> DomainError:
+    message = f"Body is nested deeper than {MAX_JSON_DEPTH} levels"
+    return validation_error([{"field": "", "message": message}], message)
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """A JSON object, or INVALID_JSON / VALIDATION_ERROR."""
+    """A JSON object, or INVALID_JSON / VALIDATION_ERROR (nesting is bounded before parsing)."""
     try:
-        data = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
         raise DomainError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    try:
+        data = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        raise DomainError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
+    except RecursionError:  # pragma: no cover - json_depth refuses such bodies first
+        raise _too_deep() from None
     if not isinstance(data, dict):
         raise validation_error([{"field": "", "message": "Body must be a JSON object"}])
     return data
+
+
+def require_storable(data: Any, root: str = "") -> None:
+    """VALIDATION_ERROR naming the field when `data` holds something the store cannot keep."""
+    problem = unstorable(data, root)
+    if problem is not None:
+        raise validation_error([{"field": problem.field, "message": problem.message}], problem.message)
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:
@@ -60,7 +83,10 @@ def parse_model(model: type[ModelT], data: Any) -> ModelT:
 
 
 async def read_model(request: Request, model: type[ModelT], max_bytes: int) -> ModelT:
-    return parse_model(model, parse_json_object(await read_body(request, max_bytes)))
+    """The body as `model`; anything the store could not keep is refused first."""
+    data = parse_json_object(await read_body(request, max_bytes))
+    require_storable(data)
+    return parse_model(model, data)
 
 
 def query_model(request: Request, model: type[ModelT]) -> ModelT:
@@ -71,12 +97,16 @@ def query_model(request: Request, model: type[ModelT]) -> ModelT:
     return parse_model(model, dict(params))
 
 
-def client_ip(request: Request, trusted_proxies: list[Network]) -> str | None:
+def client_ip(request: HTTPConnection, trusted_proxies: list[Network]) -> str | None:
     """The socket peer, or X-Forwarded-For's client when the peer is a trusted proxy."""
     peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
+
+
+def client_address(peer: str | None, forwarded: str | None, trusted_proxies: list[Network]) -> str | None:
+    """`peer`, or the client that X-Forwarded-For (`forwarded`) names when `peer` is a trusted proxy."""
     if peer is None:
         return None
-    forwarded = request.headers.get("x-forwarded-for")
     if not forwarded or not trusted_proxies:
         return peer
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
 from server.sessions import QuestionView
 from server.sessions.wire_types import RequestModel, ResourceId, ShortText, Uuid
@@ -50,12 +50,20 @@ class StartSessionResponse(CamelModel):
     current_question: QuestionOut | None = None
 
 
+class InterviewSettingsIn(InterviewSettings):
+    """An application's interview settings as a request gives them: unknown fields refused, booleans strict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: StrictBool = False
+
+
 class CreateApplicationRequest(RequestModel):
     id: ResourceId | None = None
     candidate_id: ResourceId
     candidate_name: ShortText
     job_title: ShortText
-    interview: InterviewSettings | None = None
+    interview: InterviewSettingsIn | None = None
 
 
 class ApplicationOut(CamelModel):
@@ -74,6 +82,13 @@ class HealthOut(CamelModel):
     media_sessions: int | None = Field(default=None, description="Open WebRTC media sessions in this process.")
     transcriber: str | None = Field(default=None, description="`whisper` or `none`: is speech transcribed here?")
     voice: str | None = Field(default=None, description="The interviewer's voice, or null (the page speaks).")
+    store_durability: str | None = Field(default=None, description="What an ack waits for: majority or acknowledged.")
+    store_commands: dict[str, int] | None = Field(
+        default=None, description="Store round trips this process has made: `total`, and by command name."
+    )
+    group_commit: dict[str, int] | None = Field(
+        default=None, description="This process's group writer: batches, events and their store round trips."
+    )
 
 
 class OfflinePackQuery(RequestModel):

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from server.http.wire import QuestionOut
-from server.sessions import MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
+from server.sessions import INT64_MAX, MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
 from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
-from storage import CamelModel, EventDoc, EventSource, ScoreBreakdown, SessionDoc, SessionMetadata, SessionStatus
+from storage import (
+    CamelModel,
+    EventDoc,
+    EventSource,
+    ScoreBreakdown,
+    SessionDoc,
+    SessionMetadata,
+    SessionScores,
+    SessionStatus,
+)
 
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # `active` (in_progress or paused) or one status.
 StatusFilter = Annotated[str, StringConstraints(pattern=r"^(active|in_progress|paused|completed|abandoned|error)$")]
@@ -22,7 +33,10 @@ EventType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class SessionOut(CamelModel):
-    """A session as every endpoint returns it; internal bookkeeping fields never leave the server."""
+    """A session as every endpoint returns it; internal bookkeeping fields never leave the server.
+
+    `finalScore` and `scoreBreakdown` are shown to staff only (null for the candidate).
+    """
 
     session_id: str
     application_id: str
@@ -42,16 +56,18 @@ class SessionOut(CamelModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, session: SessionDoc) -> SessionOut:
+    def of(cls, session: SessionDoc, *, staff: bool = False) -> SessionOut:
         question = session.current_question() if session.is_active else None
         total = len(session.questions)
-        stored = session.model_dump(include=_STORED_FIELDS)
+        stored = session.model_dump(include=_STORED_FIELDS if staff else _STORED_FIELDS - _STAFF_FIELDS)
         current = QuestionOut.of(question, total) if question else None
         return cls(**stored, question_count=total, current_question=current)
 
 
 # The fields SessionOut copies from the stored document as they are.
 _STORED_FIELDS = set(SessionOut.model_fields) - {"question_count", "current_question"}
+# Scores assist the reviewers; the candidate does not see them.
+_STAFF_FIELDS = {"final_score", "score_breakdown"}
 
 
 class SessionListQuery(RequestModel):
@@ -86,7 +102,7 @@ class EventOut(CamelModel):
 
 
 class EventsQuery(RequestModel):
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: int = Field(default=0, ge=0, le=INT64_MAX)
     limit: int = Field(default=100, ge=1, le=MAX_EVENTS_PAGE)
 
 
@@ -108,10 +124,26 @@ class EventBatchRequest(RequestModel):
     events: list[ClientEventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
+class EventBatchEnvelope(RequestModel):
+    """What the upload reads first; each item is then validated on its own as a `ClientEventIn`."""
+
+    events: list[Any] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
 class NotApplied(CamelModel):
     id: str
     code: str
     message: str
+
+
+class RefusedEvent(CamelModel):
+    """One uploaded event refused for good (not stored): resending it cannot help."""
+
+    index: int = Field(description="Its position in the uploaded `events`")
+    id: str | None = Field(description="Its `id`, when it had a usable one")
+    code: str
+    message: str
+    field: str | None = Field(description="The offending field, e.g. `ts` or `payload.text`")
 
 
 class EventBatchResponse(CamelModel):
@@ -123,6 +155,11 @@ class EventBatchResponse(CamelModel):
         default_factory=list,
         description="Stored commands that changed nothing (replayed too late, another question...), with the reason;"
         " omitted when empty",
+    )
+    refused: list[RefusedEvent] = Field(
+        default_factory=list,
+        description="Events refused for good (invalid, or holding what the store cannot keep), each with its index;"
+        " the others were stored. Omitted when empty",
     )
 
 
@@ -167,6 +204,11 @@ class SessionDetails(CamelModel):
     unassigned: ReviewActivity = Field(description="Answers and transcripts that name no question of the session")
     events: EventSummary
     truncated: bool = Field(description="True when the session has more answers/transcripts than one response holds")
+    scores: SessionScores | None = Field(
+        default=None,
+        description="Staff only: scores by question with their explanations (null until scored, and for the"
+        " candidate); they assist a human reviewer",
+    )
 
 
 class AnalyticsQuery(RequestModel):
@@ -174,6 +216,14 @@ class AnalyticsQuery(RequestModel):
 
     from_: AwareDatetime | date | None = Field(default=None, alias="from")
     to: AwareDatetime | date | None = None
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # pydantic would also read a number as a Unix time: the documented forms are ISO 8601 only.
+        if isinstance(value, str) and not _ISO_DATE.match(value):
+            raise ValueError("must be an ISO 8601 date or date-time")
+        return value
 
 
 __all__ = [
@@ -184,12 +234,14 @@ __all__ = [
     "AnswerRequest",
     "AnswerResponse",
     "ClientEventIn",
+    "EventBatchEnvelope",
     "EventBatchRequest",
     "EventBatchResponse",
     "EventOut",
     "EventSummary",
     "EventsPage",
     "EventsQuery",
+    "RefusedEvent",
     "SessionDetails",
     "SessionListQuery",
     "SessionListResponse",

@@ -21,14 +21,15 @@ from server.sessions.errors import (
     unauthorized,
     validation_error,
 )
-from server.sessions.event_log import AppendResult, NewClientEvent
+from server.sessions.event_log import AppendResult, LiveSession, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
-from server.sessions.ingest import IngestOutcome
+from server.sessions.ingest import IngestOutcome, KnownSession
 from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
 from server.sessions.payloads import (
     CLIENT_EVENT_TYPES,
-    MAX_PAYLOAD_BYTES,
+    MAX_EVENT_AGE,
+    MAX_PAYLOAD_CHARS,
     MAX_TEXT_CHARS,
     AnswerStartPayload,
     AnswerSubmitPayload,
@@ -37,6 +38,7 @@ from server.sessions.payloads import (
     QuestionNextPayload,
     SessionControlPayload,
     TranscriptPayload,
+    client_event_time,
     client_event_type,
     validate_client_payload,
 )
@@ -46,16 +48,21 @@ from server.sessions.review import QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
+from server.sessions.storable import INT64_MAX, MAX_DEPTH, MAX_JSON_DEPTH, Unstorable, json_depth, unstorable
 from server.sessions.tokens import IssuedToken, SessionTokens
-from server.sessions.validation import validation_details
+from server.sessions.validation import printable, validation_details
 from server.sessions.views import QuestionView
-from storage import StorageError, StorageUnreachable
+from storage import StorageError, StorageUnreachable, is_unreachable
 
 __all__ = [
     "ALLOWED",
     "CLIENT_EVENT_TYPES",
     "COMMAND_TYPES",
-    "MAX_PAYLOAD_BYTES",
+    "INT64_MAX",
+    "MAX_DEPTH",
+    "MAX_EVENT_AGE",
+    "MAX_JSON_DEPTH",
+    "MAX_PAYLOAD_CHARS",
     "MAX_TEXT_CHARS",
     "STATE_EVENT_TYPES",
     "SYSTEM_CLOCK",
@@ -77,8 +84,10 @@ __all__ = [
     "EventType",
     "IngestOutcome",
     "IssuedToken",
+    "KnownSession",
     "LinkState",
     "LinkStatus",
+    "LiveSession",
     "NamedEventPayload",
     "NewClientEvent",
     "NoObserver",
@@ -103,19 +112,25 @@ __all__ = [
     "StorageUnreachable",
     "SystemClock",
     "TranscriptPayload",
+    "Unstorable",
     "UserPrincipal",
     "build_review",
     "check_transition",
+    "client_event_time",
     "client_event_type",
     "forbidden",
     "invalid_application",
+    "is_unreachable",
+    "json_depth",
     "missing_field",
     "payload_too_large",
+    "printable",
     "rate_limited",
     "session_closed",
     "session_not_found",
     "storage_unavailable",
     "unauthorized",
+    "unstorable",
     "validate_client_payload",
     "validation_details",
     "validation_error",

@@ -8,6 +8,7 @@ code (realtime/channel/errors.py). Every error body has the shape
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +32,7 @@ class ErrorCode(StrEnum):
     SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
     SESSION_ALREADY_COMPLETED = "SESSION_ALREADY_COMPLETED"
     SESSION_NOT_ACTIVE = "SESSION_NOT_ACTIVE"
+    SESSION_NOT_ENDED = "SESSION_NOT_ENDED"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     QUESTION_MISMATCH = "QUESTION_MISMATCH"
     ANSWER_ALREADY_RECORDED = "ANSWER_ALREADY_RECORDED"
@@ -86,9 +88,13 @@ def invalid_application() -> DomainError:
     return DomainError(ErrorCode.INVALID_APPLICATION, "Application not found")
 
 
-def rate_limited(retry_after_seconds: float) -> DomainError:
-    seconds = max(1, int(retry_after_seconds))
-    return DomainError(ErrorCode.RATE_LIMITED, "Too many requests; try again later", {"retryAfterSeconds": seconds})
+def rate_limited(retry_after_seconds: float, limit: str | None = None) -> DomainError:
+    """RATE_LIMITED with whole seconds to wait (at least 1, rounded up); `limit` names the limit that was hit."""
+    seconds = max(1, math.ceil(retry_after_seconds))
+    details: dict[str, Any] = {"retryAfterSeconds": seconds}
+    if limit is not None:
+        details["limit"] = limit
+    return DomainError(ErrorCode.RATE_LIMITED, "Too many requests; try again later", details)
 
 
 def storage_unavailable() -> DomainError:

@@ -1,18 +1,27 @@
-"""Appending to a session's event log: server-assigned seqs, idempotent client events."""
+"""Appending to a session's event log: server-assigned seqs, idempotent client events.
+
+Two write paths, one rule (a live connection sees a session's seqs in order):
+the process holding the session's live connection (the owner) writes through
+its `GroupWriter`; any other writer (an HTTP request or the sweeper on a process
+without the connection) reserves exactly its seqs from the session's counter,
+lists server seqs as pending until stored, and its events reach the owner's
+connection through the change feed. See docs/architecture.md, "The data plane".
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.event_types import COMMAND_TYPES, TRANSCRIPT_TYPES, EventType
-from server.sessions.hub import SessionHub
-from storage import EventDoc, EventRepository, EventSource, SessionRepository
+from server.sessions.group_writer import Draft, GroupWriter
+from server.sessions.hub import Listener, SessionHub
+from storage import EventDoc, EventRepository, EventSource, SeqCounter, SeqRange
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,18 @@ class AppendResult:
     accepted: list[EventDoc] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
     seq_by_client_id: dict[str, int] = field(default_factory=dict)
+
+    def add(self, client_event_id: str, seq: int, stored: EventDoc | None) -> None:
+        """`stored` is the new document, or None when the id was stored before (with `seq`)."""
+        self.seq_by_client_id[client_event_id] = seq
+        if stored is None:
+            self.duplicate_ids.append(client_event_id)
+        else:
+            self.accepted.append(stored)
+
+    @property
+    def last_seq(self) -> int:
+        return max(self.seq_by_client_id.values(), default=0)
 
 
 class _SessionLocks:
@@ -53,23 +74,61 @@ class _SessionLocks:
                 self._locks[session_id] = (lock, users - 1)
 
 
-class EventLog:
-    """Every write to `sessionEvents` goes through here.
+class LiveSession:
+    """A live connection's hold on its session in this process; `close()` once it ends."""
 
-    Seqs come from an atomic counter in the session document. Within one process a
-    per-session lock keeps "allocate, insert, publish" in seq order, so a live
-    listener sees seqs ascending. A failed insert leaves a gap in seqs, never a
-    duplicate; readers must not assume seqs are contiguous.
+    def __init__(self, log: EventLog, session_id: str, unsubscribe: Callable[[], None]) -> None:
+        self._log = log
+        self._session_id = session_id
+        self._unsubscribe = unsubscribe
+
+    async def close(self) -> None:
+        """Stop listening; once no connection of this process holds the session, store what it queued."""
+        self._unsubscribe()
+        if not self._log.hub.is_connected(self._session_id):
+            await self._log.writer.disown(self._session_id)
+        else:
+            await self._log.writer.settle(self._session_id)
+
+
+class EventLog:
+    """Every write to `sessionEvents` goes through here (see the module docstring).
+
+    A failed write leaves a gap in seqs, never a duplicate; readers must not
+    assume seqs are contiguous.
     """
 
-    def __init__(
-        self, sessions: SessionRepository, events: EventRepository, hub: SessionHub, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, seqs: SeqCounter, events: EventRepository, hub: SessionHub, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._seqs = seqs
         self._events = events
-        self._hub = hub
+        self.hub = hub
         self._clock = clock
         self._locks = _SessionLocks()
+        self.writer = GroupWriter(events, seqs, clock, hub.publish)
+
+    # ----- the live connection ----------------------------------------------------------
+
+    def live(self, session_id: str, listener: Listener) -> LiveSession:
+        """Deliver the session's new server events to `listener`, and write its events as the owner."""
+        unsubscribe = self.hub.subscribe(session_id, listener)
+        self.writer.own(session_id)
+        return LiveSession(self, session_id, unsubscribe)
+
+    def stored_elsewhere(self, event: EventDoc) -> None:
+        """A server event another writer stored (the change feed); reaches a live connection in order."""
+        self.writer.foreign(event)
+
+    def reserved_elsewhere(self, session_id: str, pending: list[SeqRange]) -> None:
+        self.writer.expect(session_id, pending)
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+    # ----- reading ----------------------------------------------------------------------
+
+    async def high_water(self, session_id: str, at_least: int = 0) -> int:
+        """The session's highest stored seq (its `lastSeq` lags while a live connection writes)."""
+        return max(at_least, await self._events.highest_seq(session_id))
 
     async def count_by_type(self, session_id: str) -> dict[str, int]:
         return await self._events.count_by_type(session_id)
@@ -104,47 +163,52 @@ class EventLog:
         """Commands stored but not applied yet (this request's, or a crashed one's), in seq order."""
         return await self._events.pending_commands(session_id)
 
+    # ----- writing ----------------------------------------------------------------------
+
     async def append_initial(self, session_id: str, entries: list[tuple[EventType, dict[str, Any]]]) -> list[EventDoc]:
-        """The first server events of a session inserted with `lastSeq == len(entries)`.
+        """The first server events of a session inserted with `lastSeq == seqReserved == len(entries)`.
 
-        Seqs 1..n were reserved by the insert itself, which saves a counter round trip
-        per event on the start-session hot path.
+        Seqs 1..n were reserved by the session's insert itself, which saves a counter
+        round trip on the start-session hot path.
         """
-        async with self._locks.hold(session_id):
-            now = self._clock.now()
-            events = [
-                EventDoc(
-                    session_id=session_id,
-                    seq=i + 1,
-                    type=type_,
-                    ts=now,
-                    payload=payload,
-                    source=EventSource.SERVER,
-                    received_at=now,
-                )
-                for i, (type_, payload) in enumerate(entries)
-            ]
-            await self._events.insert_many(events)
-            for event in events:
-                self._hub.publish(event)
-            return events
-
-    async def append_server(self, session_id: str, type_: EventType, payload: dict[str, Any]) -> EventDoc:
-        """Persist one server event, then publish it to the live connection."""
-        async with self._locks.hold(session_id):
-            now = self._clock.now()
-            seq = await self._sessions.allocate_seqs(session_id, 1, now)
-            event = EventDoc(
+        now = self._clock.now()
+        events = [
+            EventDoc(
                 session_id=session_id,
-                seq=seq,
+                seq=i + 1,
                 type=type_,
                 ts=now,
                 payload=payload,
                 source=EventSource.SERVER,
                 received_at=now,
             )
-            await self._events.insert_many([event])
-            self._hub.publish(event)
+            for i, (type_, payload) in enumerate(entries)
+        ]
+        await self._events.insert_many(events)
+        for event in events:
+            self._publish(event)
+        return events
+
+    async def append_server(self, session_id: str, type_: EventType, payload: dict[str, Any]) -> EventDoc:
+        """Persist one server event, then deliver it to the live connection."""
+        now = self._clock.now()
+        draft = Draft(session_id, type_, now, payload, EventSource.SERVER)
+        if self.writer.owns(session_id):
+            (written,) = await self.writer.write([draft])
+            assert written.event is not None  # server events have no client id to collide on
+            return written.event
+        async with self._locks.hold(session_id):
+            seqs = await self._seqs.reserve_pending(session_id, 1, now)
+            event = draft.document(seqs.first, now)
+            stored = 0
+            try:
+                await self._events.insert_many([event])
+                stored = event.seq
+            finally:
+                # Best effort: an entry left behind expires (PENDING_TTL) and holds no one for long.
+                with contextlib.suppress(Exception):
+                    await self._seqs.settle_pending(session_id, seqs, stored, now)
+            self._publish(event)
             return event
 
     async def append_client(
@@ -164,38 +228,59 @@ class EventLog:
                 unique[event.client_event_id] = event
         if not unique:
             return result
-        async with self._locks.hold(session_id):
-            known = await self._events.known_client_ids(session_id, list(unique))
-            result.seq_by_client_id.update(known)
-            result.duplicate_ids.extend(known)
-            fresh = [e for cid, e in unique.items() if cid not in known]
-            if not fresh:
-                return result
-            now = self._clock.now()
-            last = await self._sessions.allocate_seqs(session_id, len(fresh), now)
-            documents = [
-                EventDoc(
-                    session_id=session_id,
-                    seq=last - len(fresh) + i + 1,
-                    type=e.type,
-                    ts=e.ts,
-                    payload=e.payload,
-                    source=EventSource.CLIENT,
-                    client_event_id=e.client_event_id,
-                    received_at=now,
-                    apply_pending=session_id if commands_pending and e.type in COMMAND_TYPES else None,
-                )
-                for i, e in enumerate(fresh)
-            ]
-            rejected = await self._events.insert_many(documents)
-            if rejected:  # a concurrent writer stored the same ids first (possible across processes)
-                raced = await self._events.known_client_ids(
-                    session_id, [documents[i].client_event_id or "" for i in rejected]
-                )
-                result.seq_by_client_id.update(raced)
-                result.duplicate_ids.extend(raced)
-            for index, document in enumerate(documents):
-                if index not in rejected:
-                    result.accepted.append(document)
-                    result.seq_by_client_id[document.client_event_id or ""] = document.seq
+        drafts = [
+            Draft(
+                session_id,
+                e.type,
+                e.ts,
+                e.payload,
+                EventSource.CLIENT,
+                e.client_event_id,
+                apply_pending=commands_pending and e.type in COMMAND_TYPES,
+            )
+            for e in unique.values()
+        ]
+        if self.writer.owns(session_id):
+            for draft, written in zip(drafts, await self.writer.write(drafts), strict=True):
+                result.add(draft.client_event_id or "", written.seq, written.event)
             return result
+        async with self._locks.hold(session_id):
+            await self._append_client_directly(session_id, drafts, result)
+        return result
+
+    async def _append_client_directly(self, session_id: str, drafts: list[Draft], result: AppendResult) -> None:
+        """Without the live connection: look up retries first (no seq is spent on them), then insert."""
+        known = await self._events.known_client_ids(session_id, [d.client_event_id or "" for d in drafts])
+        for client_event_id, seq in known.items():
+            result.add(client_event_id, seq, None)
+        fresh = [d for d in drafts if d.client_event_id not in known]
+        if not fresh:
+            return
+        now = self._clock.now()
+        reservation = await self._seqs.reserve_block(session_id, len(fresh), now)
+        documents = [d.document(reservation.seqs.first + i, now) for i, d in enumerate(fresh)]
+        rejected = await self._events.insert_many(documents)
+        if rejected.taken_seqs:  # the counter and the log disagree: never ack what was not stored
+            raise RuntimeError(f"seqs of session {session_id} were taken")
+        raced = {}
+        if rejected.known_client_ids:  # a concurrent writer stored the same ids first (possible across processes)
+            ids = [documents[i].client_event_id or "" for i in rejected.known_client_ids]
+            raced = await self._events.known_client_ids(session_id, ids)
+        stored = 0
+        for index, document in enumerate(documents):
+            client_event_id = document.client_event_id or ""
+            if index in rejected.known_client_ids:
+                if client_event_id in raced:
+                    result.add(client_event_id, raced[client_event_id], None)
+            else:
+                result.add(client_event_id, document.seq, document)
+                stored = document.seq
+        if stored:
+            await self._seqs.raise_high_water({session_id: stored}, now)
+
+    def _publish(self, event: EventDoc) -> None:
+        """A stored event written without the group writer: in order through it when this process owns the session."""
+        if self.writer.owns(event.session_id):
+            self.writer.foreign(event)
+        else:
+            self.hub.publish(event)

@@ -11,13 +11,23 @@ from server.sessions.admission import late_admission, strict_refusal
 from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.errors import DomainError
 from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
+from server.sessions.event_types import COMMAND_TYPES
 from server.sessions.observer import SessionObserver
-from storage import ACTIVE_STATUSES, TERMINAL_STATUSES, EventDoc
+from storage import ACTIVE_STATUSES, TERMINAL_STATUSES, EventDoc, SessionStatus
 
 if TYPE_CHECKING:
     from server.sessions.service import SessionService
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KnownSession:
+    """What a live connection knows of its session, so a batch of facts is stored without reading it."""
+
+    session_id: str
+    application_id: str
+    status: SessionStatus
 
 
 @dataclass
@@ -45,24 +55,35 @@ class Ingestor:
         self._observer = observer
         self._late_upload_grace = late_upload_grace
 
-    async def ingest(self, session_id: str, events: list[NewClientEvent], policy: ApplyPolicy) -> IngestOutcome:
+    async def ingest(
+        self, session_id: str, events: list[NewClientEvent], policy: ApplyPolicy, known: KnownSession | None = None
+    ) -> IngestOutcome:
         """Store client events exactly once and apply the commands among them under `policy`.
 
         Terminal sessions are read-only, except for late uploads from offline
         clients: events stamped before the session ended are accepted while the
-        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open.
+        grace window (LATE_UPLOAD_GRACE_SECONDS after the end) is open. With
+        `known` (a live connection's view of an active session), a batch of facts
+        under REPLAY is stored without reading the session first, and the
+        outcome's `last_seq` is the batch's own highest seq.
         """
+        facts_only = not any(e.type in COMMAND_TYPES for e in events)
+        if known is not None and known.status in ACTIVE_STATUSES and policy == ApplyPolicy.REPLAY and facts_only:
+            append = await self._log.append_client(session_id, events)
+            if append.accepted:
+                self._observer.client_events_stored(known.session_id, known.application_id, append.accepted)
+            return IngestOutcome(append=append, last_seq=append.last_seq)
         service = self._service
         session = await service.get(session_id)
         rejected: list[str] = []
         if policy == ApplyPolicy.STRICT or session.status in TERMINAL_STATUSES:
-            known = await service.known_client_ids(session_id, [e.client_event_id for e in events])
-            refused = strict_refusal(session, events, known) if policy == ApplyPolicy.STRICT else None
+            known_ids = await service.known_client_ids(session_id, [e.client_event_id for e in events])
+            refused = strict_refusal(session, events, known_ids) if policy == ApplyPolicy.STRICT else None
             if refused is not None:
                 raise refused
             if session.status in TERMINAL_STATUSES:
                 now = service.clock.now()
-                events, rejected = late_admission(session, events, known, now, self._late_upload_grace)
+                events, rejected = late_admission(session, events, known_ids, now, self._late_upload_grace)
         active = session.status in ACTIVE_STATUSES
         append = await self._log.append_client(session_id, events, commands_pending=active)
         not_applied: dict[str, DomainError] = {}
@@ -75,9 +96,9 @@ class Ingestor:
                 if error is not None and new:
                     not_applied[event.client_event_id or ""] = error
         if append.accepted:
-            self._observer.client_events_stored(session, append.accepted)
-        current = await service.get(session_id)
-        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=current.last_seq)
+            self._observer.client_events_stored(session.session_id, session.application_id, append.accepted)
+        last_seq = append.last_seq if known is not None else await self._log.high_water(session_id)
+        return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=last_seq)
 
     async def apply_stored(
         self, event: EventDoc, policy: ApplyPolicy, *, recovered: bool = False

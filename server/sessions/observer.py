@@ -19,7 +19,7 @@ class SessionObserver(Protocol):
         """A new session was created (not a resume)."""
         ...
 
-    def client_events_stored(self, session: SessionDoc, events: list[EventDoc]) -> None:
+    def client_events_stored(self, session_id: str, application_id: str, events: list[EventDoc]) -> None:
         """Client events were stored for the first time (retries are not repeated here)."""
         ...
 
@@ -30,5 +30,5 @@ class NoObserver:
     def session_started(self, session: SessionDoc) -> None:
         return
 
-    def client_events_stored(self, session: SessionDoc, events: list[EventDoc]) -> None:
+    def client_events_stored(self, session_id: str, application_id: str, events: list[EventDoc]) -> None:
         return

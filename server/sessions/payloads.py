@@ -2,24 +2,32 @@
 
 A client event is stored in the session's event log with `source: "client"`; its
 `type` must be one of CLIENT_EVENT_TYPES and its payload must validate against the
-model for that type. Payloads are size-limited (MAX_PAYLOAD_BYTES once serialised).
+model for that type and hold only what the store can keep (server/sessions/storable.py).
+Sizes are counted in characters, never in escaped JSON bytes: a `text` holds up to
+MAX_TEXT_CHARS characters in any script, and the rest of a payload up to
+MAX_PAYLOAD_CHARS characters of JSON. A client's `ts` is kept within a sane window
+around its receipt (`client_event_time`).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from server.sessions.errors import DomainError, ErrorCode, payload_too_large
+from server.sessions.errors import DomainError, ErrorCode, validation_error
 from server.sessions.event_types import EventType
+from server.sessions.storable import INT64_MAX, unstorable
 from server.sessions.validation import validation_details
 from storage import CamelModel
 
-MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_PAYLOAD_CHARS = 16 * 1024
 MAX_TEXT_CHARS = 20_000
+# A client event older than this is refused: no session accepts it any more.
+MAX_EVENT_AGE = timedelta(days=30)
+Milliseconds = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 QuestionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]
 EventName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.\-]{0,63}$")]
@@ -34,8 +42,8 @@ class TranscriptPayload(ClientPayload):
 
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     final: bool = True
-    start_ms: int = Field(ge=0)
-    end_ms: int = Field(ge=0)
+    start_ms: Milliseconds
+    end_ms: Milliseconds
     question_id: QuestionId | None = None
 
     @model_validator(mode="after")
@@ -110,14 +118,48 @@ def client_event_type(type_: str) -> EventType:
     return event_type
 
 
+def payload_chars(stored: dict[str, Any]) -> int:
+    """The size a payload counts against MAX_PAYLOAD_CHARS: its JSON in characters, `text` aside."""
+    rest = {key: value for key, value in stored.items() if key != "text"}
+    return len(json.dumps(rest, separators=(",", ":"), ensure_ascii=False))
+
+
 def validate_client_payload(type_: str, payload: Any) -> dict[str, Any]:
-    """The payload as stored (camelCase JSON), or a DomainError saying what is wrong."""
+    """The payload as stored (camelCase JSON), or a DomainError saying what is wrong.
+
+    Field paths in the error's details are relative to the payload.
+    """
     model = CLIENT_EVENT_TYPES[client_event_type(type_)]
+    problem = unstorable(payload)
+    if problem is not None:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Invalid {type_} payload: {problem.message}",
+            [{"field": problem.field, "message": problem.message}],
+        )
     try:
         parsed = model.model_validate(payload)
     except ValidationError as error:
         raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {type_} payload", validation_details(error)) from None
     stored = parsed.to_wire(exclude_none=True)
-    if len(json.dumps(stored, separators=(",", ":"))) > MAX_PAYLOAD_BYTES:
-        raise payload_too_large(MAX_PAYLOAD_BYTES, f"{type_} payload")
+    if payload_chars(stored) > MAX_PAYLOAD_CHARS:
+        raise DomainError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{type_} payload is too large",
+            {"maxChars": MAX_PAYLOAD_CHARS},
+        )
     return stored
+
+
+def client_event_time(ts: datetime | None, received: datetime) -> datetime:
+    """When a client event happened, as it is stored: never after its receipt, never older than MAX_EVENT_AGE.
+
+    An event cannot happen after the server received it, so a later `ts` (a fast
+    clock, or year 9999) is stored as the receipt time; without `ts` it is the receipt time.
+    """
+    if ts is None or ts > received:
+        return received
+    if ts < received - MAX_EVENT_AGE:
+        message = f"ts is more than {MAX_EVENT_AGE.days} days before the server received it"
+        raise validation_error([{"field": "ts", "message": message}], message)
+    return ts

@@ -103,6 +103,11 @@ class SessionReader:
             return LinkStatus(LinkState.IN_PROGRESS, application, active)
         return LinkStatus(LinkState.OPEN, application)
 
+    async def current(self, session: SessionDoc) -> SessionDoc:
+        """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
+        last_seq = await self._log.high_water(session.session_id, session.last_seq)
+        return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
+
     async def events_after(
         self, session_id: str, after_seq: int, *, limit: int | None, server_only: bool
     ) -> list[EventDoc]:

@@ -15,16 +15,19 @@ from typing import Any
 from server.sessions.analytics import AnalyticsReport, analytics_report
 from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.commands import ApplyPolicy, Command, execute
+from server.sessions.connections import LiveConnections
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import EventLog, NewClientEvent
 from server.sessions.event_types import EventType
 from server.sessions.flow import QuestionFlow
 from server.sessions.hub import SessionHub
-from server.sessions.ingest import Ingestor, IngestOutcome
+from server.sessions.ingest import Ingestor, IngestOutcome, KnownSession
 from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
+from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
+from server.sessions.server_events import ServerEvents
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
 from storage import (
     TERMINAL_STATUSES,
@@ -47,6 +50,7 @@ class ServiceConfig:
     abandon_after_seconds: int = 1800
     late_upload_grace_seconds: int = 86400
     start_limit: StartLimit = field(default_factory=StartLimit)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,9 @@ class SessionService:
         self.clock = clock
         self._config = config or ServiceConfig()
         self._observer: SessionObserver = observer or NoObserver()
-        self._log = EventLog(repos.sessions, repos.events, self.hub, clock)
+        self._log = EventLog(repos.seqs, repos.events, self.hub, clock)
+        self.connections = LiveConnections(repos.connections, self._log, clock)
+        self.server_events = ServerEvents(repos.sessions, self._log)
         self._lifecycle = Lifecycle(repos.sessions, repos.applications, self._log, clock)
         self._flow = QuestionFlow(repos.sessions, self._log, clock, self._finish)
         self._starter = SessionStarter(repos, self._log, clock, self._config.start_limit)
@@ -81,6 +87,7 @@ class SessionService:
         self._ingestor = Ingestor(
             self, self._log, self._observer, timedelta(seconds=self._config.late_upload_grace_seconds)
         )
+        self.scoring = SessionScoring(repos.sessions, self._reader, clock, self._config.scoring)
         self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
 
     # ----- reading and access -------------------------------------------------
@@ -93,11 +100,15 @@ class SessionService:
         return await self._repos.sessions.get(session_id)
 
     async def get_for(self, principal: Principal, session_id: str, *, write: bool = False) -> SessionDoc:
-        """The session if `principal` may see it (or act on it); otherwise 404, as if absent."""
+        """The session (with its exact `lastSeq`) if `principal` may see it or act on it; otherwise 404."""
         session = await self._repos.sessions.get(session_id)
         if session is None or not self.may_access(principal, session, write=write):
             raise session_not_found()
-        return session
+        return await self.current(session)
+
+    async def current(self, session: SessionDoc) -> SessionDoc:
+        """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
+        return await self._reader.current(session)
 
     @staticmethod
     def may_access(principal: Principal, session: SessionDoc, *, write: bool = False) -> bool:
@@ -160,6 +171,10 @@ class SessionService:
     async def known_client_ids(self, session_id: str, client_event_ids: list[str]) -> dict[str, int]:
         return await self._log.known_client_ids(session_id, list(dict.fromkeys(client_event_ids)))
 
+    async def score(self, session_id: str) -> SessionScores:
+        """Score an ended session now (off the event loop) and store it; see SessionScoring.score."""
+        return await self.scoring.score(session_id)
+
     async def analytics(self, start: datetime, end: datetime) -> AnalyticsReport:
         rows = await session_analytics_rows(self._repos.sessions, start, end)
         return analytics_report(rows, start, end)
@@ -197,6 +212,7 @@ class SessionService:
     ) -> SessionDoc:
         """Move the session to `target` atomically (see Lifecycle.move); a resume asks the question again."""
         updated = await self._lifecycle.move(session_id, target, reason=reason, expected=expected)
+        self.scoring.session_moved(session_id, target)
         if target == SessionStatus.IN_PROGRESS:
             await self._flow.ask_current_question(updated)
         return await self.get(session_id)
@@ -227,7 +243,7 @@ class SessionService:
 
     async def command(self, session_id: str, command: Command) -> SessionDoc:
         """Apply a command that is not logged as a client event (the HTTP actions): always strict."""
-        return await execute(self, await self.get(session_id), command)
+        return await self.current(await execute(self, await self.get(session_id), command))
 
     async def ask_current_question(self, session: SessionDoc) -> EventDoc | None:
         """Append the `question` event for the current question once; None if already asked."""
@@ -272,55 +288,34 @@ class SessionService:
         )
         outcome = await self.ingest(session_id, [event], policy=ApplyPolicy.STRICT)
         seq = outcome.append.seq_by_client_id[answer_id]
-        return AnswerOutcome(await self.get(session_id), seq, duplicate=not outcome.append.accepted)
+        session = await self.current(await self.get(session_id))
+        return AnswerOutcome(session, seq, duplicate=not outcome.append.accepted)
 
     async def ingest(
-        self, session_id: str, events: list[NewClientEvent], *, policy: ApplyPolicy = ApplyPolicy.REPLAY
+        self,
+        session_id: str,
+        events: list[NewClientEvent],
+        *,
+        policy: ApplyPolicy = ApplyPolicy.REPLAY,
+        known: KnownSession | None = None,
     ) -> IngestOutcome:
         """Store client events exactly once and apply the commands among them under `policy` (see Ingestor)."""
-        return await self._ingestor.ingest(session_id, events, policy)
+        return await self._ingestor.ingest(session_id, events, policy, known)
 
     async def settle_pending(self, session_id: str) -> None:
         """Apply the commands a crash left stored but not applied (a connection's start calls this)."""
         await self._ingestor.settle_pending(session_id)
 
-    # ----- server events from the live channel and media ------------------------
-
-    async def record_transcript(
-        self, session_id: str, text: str, start_ms: int, end_ms: int, *, question_id: str | None = None
-    ) -> EventDoc:
-        """A final line of the server's recogniser, filed under `question_id` (default: the one being asked)."""
-        if question_id is None:
-            question = (await self.get(session_id)).current_question()
-            question_id = question.id if question is not None else None
-        payload: dict[str, Any] = {"text": text, "startMs": start_ms, "endMs": end_ms, "source": "server"}
-        if question_id is not None:
-            payload["questionId"] = question_id
-        return await self._log.append_server(session_id, EventType.TRANSCRIPT_FINAL, payload)
-
-    async def record_media_state(self, session_id: str, state: str) -> EventDoc | None:
-        """The WebRTC connection's state; an ended session's log stays closed to media noise."""
-        session = await self.get(session_id)
-        if not session.is_active:
-            return None
-        return await self._log.append_server(session_id, EventType.MEDIA_STATE, {"state": state})
-
-    async def record_token_refresh(self, session_id: str, expires_at: datetime) -> EventDoc | None:
-        """A `token.refresh` (the token itself is minted when sent); None once the session ended."""
-        session = await self.get(session_id)
-        if session.status in TERMINAL_STATUSES:
-            return None
-        return await self._log.append_server(session_id, EventType.TOKEN_REFRESH, {"expiresAt": expires_at.isoformat()})
-
     # ----- connections, recordings, housekeeping --------------------------------
 
-    async def claim_connection(self, session_id: str, until: datetime) -> None:
-        """Mark the session as connected until `until` (renewed by the live channel)."""
-        await self._repos.sessions.set_connected_until(session_id, until, self.clock.now())
+    @property
+    def write_stats(self) -> dict[str, int]:
+        """Batches, events and store round trips of this process's group writer."""
+        return self._log.writer.stats
 
-    async def release_connection(self, session_id: str) -> None:
-        now = self.clock.now()
-        await self._repos.sessions.set_connected_until(session_id, now, now)
+    async def close(self) -> None:
+        """Store what is still queued for writing (on shutdown)."""
+        await self._log.close()
 
     async def recording_consent(self, session: SessionDoc) -> bool:
         """Whether the application records and the candidate's latest `recording.consent` said yes."""

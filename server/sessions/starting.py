@@ -123,6 +123,7 @@ class SessionStarter:
             asked_question_number=1 if first else 0,
             question_asked_at=now if first else None,
             last_seq=len(initial_events),
+            seq_reserved=len(initial_events),
             active_since=now,
             last_activity_at=now,
             created_at=now,

@@ -11,6 +11,12 @@ nothing falls into the gap between replay and live delivery.
 
 The reader starts after the replay and passes state-changing messages to the
 `Inbox`, which stores them in order and acks them only after the write returned.
+
+Before anything is written or replayed the connection claims the session in the
+store; when the claim replaces a connection in another process, it waits
+(up to TAKEOVER_WAIT_SECONDS) until that one has stored what it had in flight,
+so the replay cannot overtake a late write. The older connection learns of the
+claim through the change feed and closes with 4009.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +54,7 @@ from server.sessions import (
     ErrorCode,
     EventType,
     IssuedToken,
+    LiveSession,
     SessionPrincipal,
     StorageError,
 )
@@ -55,6 +63,8 @@ from storage import EventDoc, SessionDoc
 logger = logging.getLogger(__name__)
 
 LEFTOVER_SECONDS = 2.0
+TAKEOVER_WAIT_SECONDS = 3.0
+TAKEOVER_POLL_SECONDS = 0.05
 _MISBEHAVING = frozenset({CloseCode.TRY_AGAIN_LATER, CloseCode.POLICY_VIOLATION, CloseCode.MESSAGE_TOO_BIG})
 _TIMER_EVENTS = frozenset({EventType.QUESTION, EventType.QUESTION_TIMEOUT, *STATE_EVENT_TYPES})
 
@@ -68,6 +78,8 @@ class Connection:
         self._clock = channel.clock
         self._principal = principal
         self._transport = transport
+        self.connection_id = uuid.uuid4().hex
+        self.epoch: int | None = None  # of this connection's claim, once made
         self._log = {"session_id": principal.session_id}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -82,9 +94,7 @@ class Connection:
             on_output=self._wake.set,
             on_close=self._on_close,
         )
-        self._inbox = Inbox(
-            self.protocol, self._service, principal.session_id, self._clock, self._storage_failed, self._settle
-        )
+        self._inbox = Inbox(self.protocol, self._service, principal, self._clock, self._storage_failed, self._settle)
 
     # ----- what signalling handlers and the registry use ------------------------------
 
@@ -105,19 +115,23 @@ class Connection:
         async with self._inbox.busy:
             pass
 
+    def claimed_elsewhere(self, connection_id: str, epoch: int) -> bool:
+        """Whether a claim seen in the change feed is newer than this connection's own."""
+        return connection_id != self.connection_id and self.epoch is not None and epoch > self.epoch
+
     # ----- lifecycle ---------------------------------------------------------------------
 
     async def run(self, hello: HelloMessage) -> None:
         """Serve the connection until it closes; never raises for client or storage trouble."""
         channel = self._channel
         # Subscribe and claim with no await in between: the hub listener and the registry agree.
-        unsubscribe = self._service.hub.subscribe(self.session_id, self._on_event)
+        live = self._service.connections.open(self.session_id, self._on_event)
         previous = channel.registry.claim(self.session_id, self)
         tasks: list[asyncio.Task[None]] = []
         try:
             if previous is not None:
                 await previous.retire()
-            session = await self._start(hello)
+            session = await self._start(hello, local_previous=previous)
             self._timers = ConnectionTimers(
                 self.protocol,
                 self._service,
@@ -127,7 +141,7 @@ class Connection:
                 token_expires_at=self._principal.expires_at,
                 token_ttl=channel.tokens.ttl,
                 live=session.is_active,
-                renew_lease=self._claim_lease,
+                renew_lease=self._renew_lease,
             )
             for name, work in (
                 ("writer", self._write()),
@@ -150,11 +164,17 @@ class Connection:
             sentry_sdk.capture_exception(error)
             self.protocol.fail(ErrorCode.INTERNAL_ERROR, "Internal server error", CloseCode.INTERNAL_ERROR)
         finally:
-            await self._teardown(tasks, unsubscribe)
+            await self._teardown(tasks, live)
 
-    async def _start(self, hello: HelloMessage) -> SessionDoc:
-        """Ask the current question if it was not yet, claim the lease, queue welcome."""
+    async def _start(self, hello: HelloMessage, local_previous: object) -> SessionDoc:
+        """Claim the session, ask the current question if it was not yet, queue welcome."""
         service = self._service
+        until = self._clock.now() + timedelta(seconds=self._channel.config.lease_seconds)
+        claim = await service.connections.claim(self.session_id, self.connection_id, until)
+        self.epoch = claim.epoch
+        replaced_here = isinstance(local_previous, Connection) and local_previous.connection_id == claim.previous
+        if claim.previous is not None and claim.previous_leased and not replaced_here:
+            await self._await_release(claim.previous)
         session = await service.get(self.session_id)
         if session.is_active:
             # What a crash left half done: commands stored but not applied, a question not yet asked.
@@ -162,7 +182,7 @@ class Connection:
             session = await service.get(self.session_id)
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
-            await self._claim_lease()
+        session = await service.current(session)  # the exact lastSeq for welcome
         known = await service.known_client_ids(self.session_id, hello.pending_ids) if hello.pending_ids else {}
         for message in self.protocol.welcome(session, hello, known, self._clock.now()):
             await self._send(message)
@@ -188,8 +208,15 @@ class Connection:
         if not flush:
             self._stop.set()
 
-    async def _teardown(self, tasks: list[asyncio.Task[None]], unsubscribe: Any) -> None:
-        unsubscribe()
+    async def _await_release(self, previous: str) -> None:
+        """Wait until the connection this one replaced (in another process) has stored what it had."""
+        with contextlib.suppress(TimeoutError):  # it died: what it never stored was never acked
+            async with asyncio.timeout(TAKEOVER_WAIT_SECONDS):
+                # Polled: the release is another process's write, seen nowhere else.
+                while not await self._service.connections.released(self.session_id, previous):  # noqa: ASYNC110
+                    await asyncio.sleep(TAKEOVER_POLL_SECONDS)
+
+    async def _teardown(self, tasks: list[asyncio.Task[None]], live: LiveSession) -> None:
         self._stop.set()
         if self._timers is not None:
             self._timers.stop()
@@ -201,9 +228,10 @@ class Connection:
                 await self._signalling.close()
             except Exception:
                 logger.exception("signalling failed to close", extra=self._log)
-        if self._channel.registry.release(self.session_id, self):
-            with contextlib.suppress(StorageError):
-                await self._service.release_connection(self.session_id)
+        await live.close()  # what this connection queued for writing is stored before it lets go
+        self._channel.registry.release(self.session_id, self)
+        with contextlib.suppress(StorageError):
+            await self._service.connections.release(self.session_id, self.connection_id)
         close = await self._flush_leftovers()
         stats = self.protocol.stats
         logger.info(
@@ -236,12 +264,15 @@ class Connection:
         message = "Storage is unavailable; resend after reconnecting"
         self.protocol.fail(ErrorCode.STORAGE_UNAVAILABLE, message, CloseCode.INTERNAL_ERROR, id=id)
 
-    async def _claim_lease(self) -> None:
+    async def _renew_lease(self) -> None:
         until = self._clock.now() + timedelta(seconds=self._channel.config.lease_seconds)
         try:
-            await self._service.claim_connection(self.session_id, until)
+            held = await self._service.connections.renew(self.session_id, self.connection_id, until)
         except StorageError as error:
-            logger.warning("could not renew the connection mark: %s", type(error).__name__, extra=self._log)
+            logger.warning("could not renew the connection lease: %s", type(error).__name__, extra=self._log)
+            return
+        if not held:  # claimed by a newer connection whose notice has not reached us
+            self.protocol.request_close(CloseCode.REPLACED, "replaced by a newer connection")
 
     # ----- sending -----------------------------------------------------------------------
 

@@ -10,7 +10,17 @@ import sentry_sdk
 from realtime.channel.config import MAX_BATCH
 from realtime.channel.protocol import ChannelProtocol
 from realtime.messages import ClientEventMessage
-from server.sessions import ApplyPolicy, Clock, DomainError, EventType, SessionService, StorageError
+from server.sessions import (
+    ApplyPolicy,
+    Clock,
+    DomainError,
+    EventType,
+    KnownSession,
+    SessionPrincipal,
+    SessionService,
+    StorageError,
+)
+from storage import SessionStatus
 
 StorageFailed = Callable[[Exception, str | None], None]
 Settle = Callable[[], Awaitable[None]]
@@ -27,14 +37,15 @@ class Inbox:
         self,
         protocol: ChannelProtocol,
         service: SessionService,
-        session_id: str,
+        principal: SessionPrincipal,
         clock: Clock,
         storage_failed: StorageFailed,
         settle: Settle,
     ) -> None:
         self._protocol = protocol
         self._service = service
-        self._session_id = session_id
+        self._principal = principal
+        self._session_id = principal.session_id
         self._clock = clock
         self._storage_failed = storage_failed
         self._settle = settle
@@ -56,6 +67,14 @@ class Inbox:
                 await self._store(batch)
             self._protocol.after_store()
 
+    def _known(self) -> KnownSession | None:
+        """The session as the connection knows it (its status follows the session's own events)."""
+        try:
+            status = SessionStatus(self._protocol.status)
+        except ValueError:
+            return None
+        return KnownSession(self._session_id, self._principal.application_id, status)
+
     async def _store(self, batch: list[ClientEventMessage]) -> None:
         if any(message.event_type == EventType.ANSWER_SUBMIT for message in batch):
             # A spoken answer is what was said until the click: its last lines go in first.
@@ -64,7 +83,9 @@ class Inbox:
         if not request.events:
             return
         try:
-            outcome = await self._service.ingest(self._session_id, request.events, policy=ApplyPolicy.REPLAY)
+            outcome = await self._service.ingest(
+                self._session_id, request.events, policy=ApplyPolicy.REPLAY, known=self._known()
+            )
         except DomainError as error:
             self._protocol.store_refused(request, error)
             return

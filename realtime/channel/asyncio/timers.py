@@ -137,7 +137,7 @@ class ConnectionTimers:
         """Persist a `token.refresh` (without the token) well before the current token expires."""
         expires_at = self._clock.now() + self._token_ttl
         try:
-            stored = await self._service.record_token_refresh(self._session_id, expires_at)
+            stored = await self._service.server_events.token_refresh(self._session_id, expires_at)
         except StorageError as error:
             logger.warning("token refresh not stored: %s; retrying", type(error).__name__, extra=self._extra)
             self._refresh_due = self._clock.monotonic() + RETRY_SECONDS

@@ -16,20 +16,26 @@ from server.sessions import AnalyticsReport, validation_error
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
+# Bounds far enough from datetime's own limits that no window arithmetic or UTC conversion overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def _instant(value: datetime | date | None, *, end: bool) -> datetime | None:
+def _instant(value: datetime | date | None, *, end: bool, field: str) -> datetime | None:
     """A datetime as given; a date as midnight UTC (the next midnight for an end, so the day counts)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time(0), tzinfo=UTC)
+    if value is None:
+        return None
+    instant = value if isinstance(value, datetime) else datetime.combine(value, time(0), tzinfo=UTC)
+    if not EARLIEST <= instant < LATEST:
+        message = f"{field} must lie between {EARLIEST.year} and {LATEST.year}"
+        raise validation_error([{"field": field, "message": message}], message)
+    return instant + timedelta(days=1) if end and not isinstance(value, datetime) else instant
 
 
 def window(query: AnalyticsQuery, now: datetime) -> tuple[datetime, datetime]:
     """[from, to): defaults to the last 30 days; at most 366 days."""
-    end = _instant(query.to, end=True) or now
-    start = _instant(query.from_, end=False) or end - DEFAULT_WINDOW
+    end = _instant(query.to, end=True, field="to") or now
+    start = _instant(query.from_, end=False, field="from") or end - DEFAULT_WINDOW
     if start >= end:
         raise validation_error([{"field": "from", "message": "from must be before to"}])
     if end - start > MAX_WINDOW:

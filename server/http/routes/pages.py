@@ -39,6 +39,12 @@ _PAGE_CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# The page, wherever it is served from (/interview/{id} or /client/candidate.html).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": _PAGE_CSP,
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "microphone=(self), camera=(self), geolocation=()",
+}
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ async def client_file(request: Request) -> Response:
     asset = await _assets.get(name)
     if asset is None:
         raise DomainError(ErrorCode.NOT_FOUND, "Not found")
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(_PAGE_HEADERS) if name == _PAGE else {}
     if name == SERVICE_WORKER:
         # The worker lives under /client/ but must control the pages under /interview/.
         headers["Service-Worker-Allowed"] = "/interview/"
@@ -128,12 +134,7 @@ async def candidate_page(request: Request) -> Response:
     asset = await _assets.get(_PAGE)
     if asset is None:
         raise DomainError(ErrorCode.INTERNAL_ERROR, "The candidate page is missing from this install")
-    headers = {
-        "Content-Security-Policy": _PAGE_CSP,
-        "X-Frame-Options": "DENY",
-        "Permissions-Policy": "microphone=(self), camera=(self), geolocation=()",
-    }
-    return _asset_response(request, asset, headers)
+    return _asset_response(request, asset, _PAGE_HEADERS)
 
 
 ROUTES = [

@@ -1,15 +1,23 @@
-"""A session's audio recording: download with range requests, and upload from offline clients."""
+"""A session's audio recording: download with range requests, and upload from offline clients.
+
+Each upload streams into its own temporary file and is renamed, complete and synced, to a
+name of its own; the session document then takes the first one to arrive (a conditional
+update) and any other upload of the same session answers 409 and removes its file. Two
+concurrent uploads therefore never write to the same file, and a recording is never a mix.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import tempfile
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 
 from server.http.callers import load_session
 from server.http.deps import deps
@@ -41,13 +49,34 @@ def _recording_file(request: Request, session: SessionDoc) -> Path:
     return path
 
 
+def _check_range(request: Request, response: FileResponse, size: int) -> None:
+    """A Range the file cannot serve answers in the documented error shape (FileResponse would answer plain text)."""
+    header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    # FileResponse ignores the Range when If-Range names another version: then so does this check.
+    if header is None or (if_range is not None and not response._should_use_range(if_range)):
+        return
+    try:
+        FileResponse._parse_range_header(header, size)
+    except MalformedRangeHeader as error:
+        details = [{"field": "Range", "message": error.content}]
+        raise HttpError(400, ErrorCode.VALIDATION_ERROR, error.content, details) from None
+    except RangeNotSatisfiable:
+        message = "The requested range is outside the recording"
+        headers = {"Content-Range": f"bytes */{size}"}
+        raise HttpError(416, ErrorCode.VALIDATION_ERROR, message, {"size": size}, headers) from None
+
+
 async def get_recording(request: Request) -> Response:
     _caller, session = await load_session(request)
     path = await asyncio.to_thread(_recording_file, request, session)
     assert session.recording is not None
     filename = f"interview-{session.session_id}{path.suffix}"
+    stat = await asyncio.to_thread(path.stat)
     # FileResponse answers Range requests (206 with Content-Range) and streams from a thread.
-    return FileResponse(path, media_type=session.recording.content_type, filename=filename)
+    response = FileResponse(path, media_type=session.recording.content_type, filename=filename, stat_result=stat)
+    _check_range(request, response, stat.st_size)
+    return response
 
 
 async def upload_recording(request: Request) -> JSONResponse:
@@ -61,20 +90,42 @@ async def upload_recording(request: Request) -> JSONResponse:
     if session.recording is not None:
         raise _exists()
     http = deps(request)
-    path = http.settings.recordings_path / f"{session.session_id}-offline{UPLOAD_TYPES[content_type]}"
+    # A name of its own per upload: concurrent uploads never share a file.
+    name = f"{session.session_id}-offline-{uuid.uuid4().hex[:12]}{UPLOAD_TYPES[content_type]}"
+    path = http.settings.recordings_path / name
     size = await _store_body(request, path)
     reference = RecordingRef(path=str(path), content_type=content_type, bytes=size)
-    if not await http.service.attach_recording(session.session_id, reference):
+    try:
+        attached = await http.service.attach_recording(session.session_id, reference)
+    except BaseException:
+        await asyncio.to_thread(path.unlink, True)
+        raise
+    if not attached:  # another upload of this session won
         await asyncio.to_thread(path.unlink, True)
         raise _exists()
     return JSONResponse({"bytes": size, "contentType": content_type}, status_code=201)
 
 
+def _open_partial(path: Path) -> tuple[BinaryIO, Path]:
+    """A new, unique temporary file beside `path` (hidden, `.part`), open for writing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".part")
+    return os.fdopen(fd, "wb"), Path(partial)
+
+
+def _publish(partial: Path, path: Path) -> None:
+    """Rename the complete file into place and make the rename durable."""
+    os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 async def _store_body(request: Request, path: Path) -> int:
-    """Stream the body to `path` (file I/O in a thread), refusing more than MAX_UPLOAD_BYTES."""
-    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".part")
-    handle: BinaryIO = await asyncio.to_thread(open, partial, "wb")
+    """Stream the body to `path` through a temporary file (file I/O in a thread), at most MAX_UPLOAD_BYTES."""
+    handle, partial = await asyncio.to_thread(_open_partial, path)
     size = 0
     try:
         async for chunk in request.stream():
@@ -84,16 +135,15 @@ async def _store_body(request: Request, path: Path) -> int:
             await asyncio.to_thread(handle.write, chunk)
         await asyncio.to_thread(handle.flush)
         await asyncio.to_thread(os.fsync, handle.fileno())
+        await asyncio.to_thread(handle.close)
+        if size == 0:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "Recording is empty")
+        await asyncio.to_thread(_publish, partial, path)
     except BaseException:
         await asyncio.to_thread(handle.close)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(partial.unlink)
         raise
-    await asyncio.to_thread(handle.close)
-    if size == 0:
-        await asyncio.to_thread(partial.unlink)
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Recording is empty")
-    await asyncio.to_thread(partial.replace, path)
     return size
 
 
@@ -105,7 +155,7 @@ ROUTES = [
         Operation(
             "Download the session's audio recording (supports Range requests)",
             {200: None, 206: None},
-            errors=(401, 404, 503),
+            errors=(400, 401, 404, 416, 503),
             tags=("recordings",),
             extra={"x-content-types": ["audio/wav", *UPLOAD_TYPES]},
         ),

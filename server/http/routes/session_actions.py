@@ -16,7 +16,8 @@ from server.http.wire_sessions import AnswerRequest, AnswerResponse, SessionOut,
 from server.sessions import Command, EventType, validate_client_payload
 
 _MAX_TRANSITION_BODY = 4 * 1024
-_MAX_ANSWER_BODY = 128 * 1024
+# A 20,000-character answer, even sent as escaped JSON (12 bytes per emoji), fits.
+_MAX_ANSWER_BODY = 512 * 1024
 
 
 async def _transition_body(request: Request) -> TransitionRequest:

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from server.http.callers import load_session, principal
+from server.http.callers import is_staff, load_session, principal
 from server.http.deps import deps
 from server.http.request import query_model
 from server.http.routing import ApiRoute, Operation
@@ -23,7 +23,7 @@ from server.http.wire_sessions import (
     SessionOut,
     SessionTokenResponse,
 )
-from server.sessions import SessionPrincipal, build_review, validation_error
+from server.sessions import build_review, validation_error
 from server.sessions.wire_types import Uuid
 from storage import ACTIVE_STATUSES, SessionDoc, SessionStatus
 
@@ -34,8 +34,8 @@ _session_id: TypeAdapter[str] = TypeAdapter(Uuid)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def session_response(session: SessionDoc, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(SessionOut.of(session).to_wire(), status_code=status_code, headers=NO_STORE)
+def session_response(session: SessionDoc, status_code: int = 200, *, staff: bool = False) -> JSONResponse:
+    return JSONResponse(SessionOut.of(session, staff=staff).to_wire(), status_code=status_code, headers=NO_STORE)
 
 
 def encode_cursor(session: SessionDoc) -> str:
@@ -72,31 +72,32 @@ async def list_sessions(request: Request) -> JSONResponse:
     )
     page = found[: query.limit]
     body = SessionListResponse(
-        sessions=[SessionOut.of(s) for s in page],
+        sessions=[SessionOut.of(s, staff=is_staff(caller)) for s in page],
         next_cursor=encode_cursor(page[-1]) if len(found) > query.limit else None,
     )
     return JSONResponse(body.to_wire(), headers=NO_STORE)
 
 
 async def get_session(request: Request) -> JSONResponse:
-    _, session = await load_session(request)
-    return session_response(session)
+    caller, session = await load_session(request)
+    return session_response(session, staff=is_staff(caller))
 
 
 async def session_details(request: Request) -> JSONResponse:
     caller, session = await load_session(request)
     events, counts = await deps(request).service.review_events(session.session_id, MAX_REVIEW_EVENTS + 1)
-    # Expected answer points are for the reviewers, never for the candidate.
-    staff = not isinstance(caller, SessionPrincipal) and caller.is_staff
+    # Expected answer points and scores are for the reviewers, never for the candidate.
+    staff = is_staff(caller)
     questions, unassigned = build_review(session, events[:MAX_REVIEW_EVENTS], include_expected=staff)
     body = SessionDetails(
-        session=SessionOut.of(session),
+        session=SessionOut.of(session, staff=staff),
         questions=questions,
         unassigned=unassigned,
         events=EventSummary(
             total=sum(counts.values()), by_type=dict(sorted(counts.items())), last_seq=session.last_seq
         ),
         truncated=len(events) > MAX_REVIEW_EVENTS,
+        scores=session.scores if staff else None,
     )
     return JSONResponse(body.to_wire(), headers=NO_STORE)
 
@@ -138,7 +139,8 @@ ROUTES = [
         "/api/interview/sessions/{sessionId}/details",
         session_details,
         Operation(
-            "The session with its questions, answers and transcripts by question, and an event summary",
+            "The session with its questions, answers and transcripts by question, an event summary and"
+            " (staff only) its scores with their explanations",
             {200: SessionDetails},
             errors=(401, 404, 503),
             tags=("sessions",),

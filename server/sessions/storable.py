@@ -1,0 +1,108 @@
+"""What the store can hold: client values are checked against it before anything is stored.
+
+BSON and MongoDB refuse integers outside the signed 64-bit range, strings that are not
+valid UTF-8 (a lone surrogate such as `"\\ud800"`, which JSON allows), keys holding a NUL,
+keys that start with `$` or contain a `.`, and documents nested deeper than 100 levels.
+NaN and Infinity would be stored but cannot be written back as JSON. A client value that
+breaks one of these rules would fail the whole write it belongs to, so each client event
+is checked on its own and refused with the path of the offending field: its neighbours
+in the same batch are stored.
+
+The checks walk the value with an explicit stack (never recursion) and count nesting
+in raw JSON text without parsing it, so no input can exhaust the interpreter's stack.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from server.sessions.validation import printable
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+# Nesting levels of objects and arrays inside one payload (MongoDB allows 100 per document).
+MAX_DEPTH = 32
+MAX_KEY_CHARS = 256
+# Nesting of a whole request body or frame before it is parsed (envelope + payload + slack).
+MAX_JSON_DEPTH = 64
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+@dataclass(frozen=True)
+class Unstorable:
+    """Why a value cannot be stored, and where (a dotted path; empty for the value itself)."""
+
+    field: str
+    message: str
+
+
+def json_depth(text: str) -> int:
+    """How deeply the JSON `text` nests arrays and objects, counted without parsing it."""
+    brackets = _BRACKETS.findall(_STRINGS.sub('""', text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _path(parent: str, part: object) -> str:
+    name = printable(str(part)[:MAX_KEY_CHARS])
+    return f"{parent}.{name}" if parent else name
+
+
+def _key_problem(key: object) -> str | None:
+    if not isinstance(key, str):
+        return "keys must be strings"
+    if "\x00" in key:
+        return "keys must not contain NUL"
+    if key.startswith("$"):
+        return "keys must not start with '$'"
+    if "." in key:
+        return "keys must not contain '.'"
+    if len(key) > MAX_KEY_CHARS:
+        return f"keys are at most {MAX_KEY_CHARS} characters"
+    return _text_problem(key)
+
+
+def _text_problem(text: str) -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _scalar_problem(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if INT64_MIN <= value <= INT64_MAX else "integers must fit in 64 bits"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "numbers must be finite (no NaN or Infinity)"
+    if isinstance(value, str):
+        return _text_problem(value)
+    return "not a JSON value"
+
+
+def unstorable(value: Any, root: str = "") -> Unstorable | None:
+    """The first rule `value` breaks (see the module docstring), or None when the store can hold it."""
+    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return Unstorable(where, f"nested deeper than {MAX_DEPTH} levels")
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(item, dict) and (problem := _key_problem(key)) is not None:
+                    return Unstorable(_path(where, key), problem)
+                stack.append((child, _path(where, key), depth + 1))
+        elif (problem := _scalar_problem(item)) is not None:
+            return Unstorable(where, problem)
+    return None
