@@ -175,6 +175,7 @@ def _start_owned_cli(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """The CLI on the embedded store, in a process group of its own (as supervisors run it)."""
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
     env.update({"AUTH_JWT_SECRET": USER_SECRET, "SESSION_TOKEN_SECRET": SESSION_SECRET, "LOG_LEVEL": "WARNING"})
+    env.update(VOICE="none", TRANSCRIBER="none")  # the store keeper is the only child this test counts
     log = open(data_dir / "runs.log", "ab")
     try:
         return subprocess.Popen(
