@@ -13,7 +13,8 @@
     (of the batch size (b) saw), one batch at a time, issued directly through PyMongo.
 (a) Idle capacity: N interview connections (each its own session) held by one server
     process through several heartbeats, with and without permessage-deflate offered by
-    the client; server RSS delta per connection. Clients are callback-only sans-I/O
+    the client, on the server's sans-I/O WebSocket implementation and (the baseline) on
+    uvicorn's legacy websockets one; server RSS delta per connection. Clients are callback-only sans-I/O
     sockets (bench/ws_idle.py), so 10,000 fit in this process; it raises its own
     RLIMIT_NOFILE soft limit to the hard one, which the server processes it starts inherit.
 
@@ -51,7 +52,6 @@ from bench.ws_load import Target, rss_kib, traffic
 from storage.embedded import EmbeddedMongo, free_port
 from tests.support import ServerProcess, auth, user_token
 
-CHANNEL_WS = "realtime.channel.uvicorn_protocol:ChannelWebSocketProtocol"
 # Every client connects from this one address: the per-address limits (new connections per
 # second, sockets before hello, start-session per window) are lifted so they measure the server.
 BENCH_LIMITS = {
@@ -68,7 +68,7 @@ BENCH_LIMITS = {
 
 
 @contextlib.contextmanager
-def server_fleet(count: int, mongodb_url: str, db: str, folder: Path, ws: str | None, **env: str) -> Iterator[list[Target]]:
+def server_fleet(count: int, mongodb_url: str, db: str, folder: Path, **env: str) -> Iterator[list[Target]]:
     """`count` server processes on one store and database, each on its own port.
 
     The one place that decides how server processes are run. When `interview-server
@@ -77,7 +77,7 @@ def server_fleet(count: int, mongodb_url: str, db: str, folder: Path, ws: str | 
     workers' pids (for CPU) — the store-command counts then need each worker's /healthz.
     """
     server_env = {"MONGODB_DB": db, "LOG_LEVEL": "WARNING", **BENCH_LIMITS, **env}
-    servers = [ServerProcess(mongodb_url, folder / f"server{i}", server_env, ws=ws) for i in range(count)]
+    servers = [ServerProcess(mongodb_url, folder / f"server{i}", server_env) for i in range(count)]
     try:
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(lambda s: s.start(60), servers))
@@ -217,13 +217,14 @@ async def load_section(args: argparse.Namespace, store: str, db: str, tmp: Path,
         echo2 = await traffic([echo_target], ["-"] * len(double), expect=0, **load)
     report(f"(c) bare websockets echo, {len(single)} x {args.rate:g}/s", echo)
     report(f"(c) bare websockets echo, {len(double)} x {args.rate:g}/s", echo2)
-    with server_fleet(1, store, db, tmp / "load1", args.ws) as targets:
+    with server_fleet(1, store, db, tmp / "load1") as targets:
         channel = await traffic(targets, single, expect=2, **load)
     report(f"(b) channel, 1 process, {len(single)} x {args.rate:g}/s", channel, echo)
     for count in args.processes:
-        with server_fleet(count, store, db, tmp / f"load{count}x2", args.ws) as targets:
+        with server_fleet(count, store, db, tmp / f"load{count}x2") as targets:
             result = await traffic(targets, double, expect=2, **load)
-        report(f"(b) channel, {count} process{'es' if count > 1 else ''}, {len(double)} x {args.rate:g}/s", result, echo2)
+        processes = f"{count} process{'es' if count > 1 else ''}"
+        report(f"(b) channel, {processes}, {len(double)} x {args.rate:g}/s", result, echo2)
     return max(1, round(channel["batch_size"]))
 
 
@@ -231,15 +232,22 @@ async def ceiling_section(store: str, db: str, batch_size: int) -> None:
     ceiling = await store_ceiling(store, db, batch_size, 200)
     print(
         f"(d) store ceiling, one insert_many of {batch_size} events at a time (the write path of one batch): "
-        f"{ceiling['events_per_second']:.0f} events/s, p50={ceiling['p50_ms']:.1f}ms max={ceiling['max_ms']:.1f}ms a batch",
+        f"{ceiling['events_per_second']:.0f} events/s, "
+        f"p50={ceiling['p50_ms']:.1f}ms max={ceiling['max_ms']:.1f}ms a batch",
         flush=True,
     )
 
 
+# The server's implementation (sans-I/O, small deflate window) and, as the same-run baseline,
+# uvicorn's legacy websockets one with zlib's default window.
+IDLE_RUNS = [("websockets", False), ("sansio", False), ("websockets", True), ("sansio", True)]
+
+
 async def idle_section(args: argparse.Namespace, store: str, db: str, tmp: Path, tokens: list[str]) -> None:
-    hold_env = {"WS_HEARTBEAT_SECONDS": str(args.heartbeat)}
-    for compression in (False, True):
-        with server_fleet(1, store, db, tmp / f"idle{compression}", args.ws, **hold_env) as (target,):
+    for implementation, compression in IDLE_RUNS:
+        hold_env = {"WS_HEARTBEAT_SECONDS": str(args.heartbeat), "WS_IMPLEMENTATION": implementation}
+        folder = tmp / f"idle-{implementation}-{compression}"
+        with server_fleet(1, store, db, folder, **hold_env) as (target,):
             warm = await open_idle(target.ws_url, tokens[:50], compression=compression, expect=2)
             warm.close()
             await asyncio.sleep(2)
@@ -254,7 +262,7 @@ async def idle_section(args: argparse.Namespace, store: str, db: str, tmp: Path,
             await asyncio.sleep(1)
         count = len(idle.clients)
         print(
-            f"(a) idle, permessage-deflate {'offered' if compression else 'not offered'} "
+            f"(a) idle, {implementation}, permessage-deflate {'offered' if compression else 'not offered'} "
             f"({negotiated} negotiated): {alive}/{count} alive after {args.hold:.0f}s with >= 2 pings; "
             f"opened in {idle.connect_seconds:.0f}s ({idle.retries} retried); server RSS "
             f"{before / 1024:.0f} -> {opened / 1024:.0f} (opened) -> {after / 1024:.0f} MiB (held) = "
@@ -268,7 +276,7 @@ async def main(args: argparse.Namespace) -> None:
     needed = max(args.idle if "a" in args.only else 0, 2 * args.sessions)
     print(
         f"WebSocket channel benchmark ({os.cpu_count()} CPUs shared by the store, the servers and the clients; "
-        f"RLIMIT_NOFILE {limit}; server WebSocket protocol: {args.ws or 'server.cli default'})",
+        f"RLIMIT_NOFILE {limit})",
         flush=True,
     )
     with contextlib.ExitStack() as stack:
@@ -281,7 +289,7 @@ async def main(args: argparse.Namespace) -> None:
             store = embedded.url
         db = f"bench_{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
-        with server_fleet(1, store, db, tmp / "start", args.ws) as (target,):
+        with server_fleet(1, store, db, tmp / "start") as (target,):
             assert target.base_url is not None
             tokens = await start_sessions(target.base_url, store, db, needed)
         print(f"  {len(tokens)} sessions started in {time.perf_counter() - started:.0f}s", flush=True)
@@ -305,16 +313,9 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured traffic")
     parser.add_argument("--processes", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2, 3])
     parser.add_argument("--only", default="abcd", help="sections to run, e.g. 'a' or 'bcd'")
-    parser.add_argument(
-        "--ws",
-        default=CHANNEL_WS,
-        help="uvicorn WebSocket protocol of the servers ('cli': whatever server.cli passes)",
-    )
     parser.add_argument("--mongodb-url", default=None, help="use this store instead of a fresh embedded one")
     parser.add_argument("--echo-server", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.ws == "cli":
-        arguments.ws = None
     if arguments.echo_server is not None:
         asyncio.run(echo_server(arguments.echo_server))
     else:

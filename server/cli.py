@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from server.runtime import prepare_settings
 from server.secret_store import resolve_secrets
 from server.sessions import Role
 from server.telemetry import init_sentry
+from server.workers import Supervisor, bind_listener, watch_parent, worker_args
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $INTERVIEW_DATA_DIR or .interview-data")
     parser.add_argument("--seed-demo", action="store_true", help="create a demo candidate and application")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        help="server processes on the one port (default: $WEB_CONCURRENCY or 1)",
+    )
+    # A worker of `--workers`: the inherited listening socket and the supervisor's pipe.
+    parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-pipe", type=int, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
     token = sub.add_parser("token", help="print a user JWT signed with the configured secret")
     token.add_argument("--sub", required=True, help="the user id (candidate id)")
@@ -80,28 +92,53 @@ class _Server(uvicorn.Server):
                 self._captured_signals.clear()
 
 
+def _print_demo(settings: Settings, host: str, port: int) -> None:
+    """Printed once for a newcomer's local demo (development secrets only)."""
+    if not settings.seed_demo or settings.auth_jwt_secret is None:
+        return
+    token = user_tokens(settings).issue(DEMO_CANDIDATE_ID)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    print(
+        f"\nDemo ready.\n  Candidate page (the token rides in the fragment, which browsers never send):\n"
+        f"  {base}/interview/{DEMO_APPLICATION_ID}#token={token}\n"
+        f"  Demo user token (candidate {DEMO_CANDIDATE_ID}):\n  {token}\n",
+        flush=True,
+    )
+
+
+def supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """`--workers N`: prepare the store once, bind the port once, run N worker processes."""
+    settings, store = prepare_settings(settings)
+    try:
+        listener = bind_listener(args.host, args.port, settings.listen_backlog)
+        _print_demo(settings, args.host, args.port)
+        logger.info("serving on %s:%d with %d workers", args.host, args.port, args.workers)
+        supervisor = Supervisor(args.workers, listener, settings, worker_args(args.host, args.port, args.data_dir))
+        return supervisor.run()
+    finally:
+        if store is not None:
+            store.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level)
+    if args.workers > 1 and args.listen_fd is None:
+        return supervise(args, settings)
     init_sentry(settings)
+    if args.parent_pipe is not None:
+        watch_parent(args.parent_pipe)
     settings, store = prepare_settings(settings)
     try:
         app = create_app(settings, store=store)
-        if settings.seed_demo and settings.auth_jwt_secret is not None:
-            token = user_tokens(settings).issue(DEMO_CANDIDATE_ID)
-            base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-            # Printed once for a newcomer's local demo (development secrets only).
-            print(
-                f"\nDemo ready.\n  Candidate page (the token rides in the fragment, which browsers never send):\n"
-                f"  {base}/interview/{DEMO_APPLICATION_ID}#token={token}\n"
-                f"  Demo user token (candidate {DEMO_CANDIDATE_ID}):\n  {token}\n",
-                flush=True,
-            )
+        if args.listen_fd is None:
+            _print_demo(settings, args.host, args.port)
         config = uvicorn.Config(
             app,
             host=args.host,
             port=args.port,
-            ws="websockets",
+            # websockets' sans-I/O core: one task per socket and a 4 KiB deflate window (docs/operations.md).
+            ws="websockets-sansio" if settings.ws_implementation == "sansio" else "websockets",
             ws_max_size=settings.ws_transport_max_bytes,
             proxy_headers=False,
             log_config=None,
@@ -114,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             ),
         )
-        _Server(config).run()
+        # A worker accepts on the socket its supervisor bound (its family read from the fd).
+        sockets = None if args.listen_fd is None else [socket.socket(fileno=args.listen_fd)]
+        _Server(config).run(sockets=sockets)
     finally:
         if store is not None:
             store.stop()

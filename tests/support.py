@@ -51,11 +51,6 @@ class ServerProcess:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     ready_path: str = "/readyz"
-    # A uvicorn WebSocket protocol ("module:Class" or a uvicorn name) to serve the app with
-    # `uvicorn --factory server.asgi:create` instead of `server.cli`; TEST_SERVER_WS sets it for a
-    # whole test run. Until server/cli.py passes the channel's protocol class, this is how the
-    # benchmarks and the tests run the channel on it.
-    ws: str | None = field(default_factory=lambda: os.environ.get("TEST_SERVER_WS") or None)
 
     @property
     def base_url(self) -> str:
@@ -64,14 +59,6 @@ class ServerProcess:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/interview"
-
-    def command(self) -> list[str]:
-        address = ["--host", "127.0.0.1", "--port", str(self.port)]
-        if self.ws is None:
-            return [sys.executable, "-m", "server.cli", *address]
-        max_size = self.env.get("WS_MAX_MESSAGE_BYTES", str(64 * 1024))
-        uvicorn = ["-m", "uvicorn", "--factory", "server.asgi:create", "--ws", self.ws, "--ws-max-size", max_size]
-        return [sys.executable, *uvicorn, "--lifespan", "on", "--no-proxy-headers", *address]
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = {
@@ -92,7 +79,7 @@ class ServerProcess:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            self.command(),
+            [sys.executable, "-m", "server.cli", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -78,6 +78,7 @@ class ApplicationOut(CamelModel):
 
 class HealthOut(CamelModel):
     status: str = Field(examples=["ok"])
+    pid: int | None = Field(default=None, description="The process that answered (one of `--workers N`).")
     live_connections: int | None = Field(default=None, description="Open interview WebSockets in this process.")
     media_sessions: int | None = Field(default=None, description="Open WebRTC media sessions in this process.")
     transcriber: str | None = Field(default=None, description="`whisper` or `none`: is speech transcribed here?")

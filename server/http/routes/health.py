@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -12,7 +14,7 @@ from server.sessions import storage_unavailable
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", **deps(request).live_status()})
+    return JSONResponse({"status": "ok", "pid": os.getpid(), **deps(request).live_status()})
 
 
 async def readyz(request: Request) -> JSONResponse:
