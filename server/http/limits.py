@@ -5,7 +5,7 @@ A client is its verified token's user or session, or, without a valid token, its
 RATE_LIMITED with Retry-After, before the body is read and after a short wait (a client
 that retries at once is slowed to a refusal a second). Kept in this process (several
 processes each count their own share); the start-session limit, counted in MongoDB, is
-separate. Health probes are never limited. See docs/security.md.
+separate. Only `/api/` is counted: health probes, pages and client files are not. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from server.http.request import Network, client_ip
 from server.sessions import DomainError, SessionPrincipal, rate_limited
 from server.sessions.limits import KeyedBuckets, KeyedSlots
 
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+# Only the API is counted: pages and their client files are served from memory, and one page
+# load fetches ~30 of them (a few reloads would spend a whole API budget); the per-address
+# connection limit (accept_guard.py) still bounds them.
+LIMITED_PREFIX = "/api/"
 # A refused request waits this long (at most its Retry-After) before its 429: a client that retries at
 # once then costs one refusal a second, not hundreds. At most TARPIT_MAX wait at a time; others are answered at once.
 TARPIT_SECONDS = 1.0
@@ -86,7 +89,7 @@ class ClientLimits:
         return f"ip:{client_ip(connection, self._trusted)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIX):
             await self.app(scope, receive, send)
             return
         key = await self.caller(HTTPConnection(scope))
