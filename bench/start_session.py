@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import store_and_server, summary_ms
+from bench.common import BENCH_LIMITS, store_and_server, summary_ms
 from tests.support import auth, user_token
 
 
@@ -45,7 +45,10 @@ async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
     return pairs
 
 
-async def run_server(base_url: str, pairs: list[tuple[str, str]], concurrency: int) -> tuple[list[float], float, int]:
+async def run_server(
+    base_url: str, pairs: list[tuple[str, str]], concurrency: int
+) -> tuple[list[float], float, int, int]:
+    """Every pair's start-session at `concurrency`; latencies, elapsed, failures, store round trips."""
     tokens = {cand: user_token(cand) for _, cand in pairs}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     semaphore = asyncio.Semaphore(concurrency)
@@ -65,11 +68,12 @@ async def run_server(base_url: str, pairs: list[tuple[str, str]], concurrency: i
                 if response.status_code != 201:
                     failures += 1
 
-        await client.get("/healthz")
+        before = (await client.get("/healthz")).json()["storeCommands"]["total"]
         started = time.perf_counter()
         await asyncio.gather(*(one(app, cand) for app, cand in pairs))
         elapsed = time.perf_counter() - started
-    return latencies, elapsed, failures
+        after = (await client.get("/healthz")).json()["storeCommands"]["total"]
+    return latencies, elapsed, failures, after - before
 
 
 async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency: int) -> float:
@@ -80,13 +84,15 @@ async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency:
         async with semaphore:
             now = datetime.now(UTC)
             room_left = [{"hits.2": {"$exists": False}}, {"hits.0": {"$lte": now - timedelta(minutes=10)}}]
+            await asyncio.gather(
+                db.applications.find_one({"_id": app}),
+                db.interviewSessions.find_one({"applicationId": app, "status": {"$in": ["in_progress", "paused"]}}),
+            )
             await db.rateLimits.update_one(
                 {"_id": f"bare:{app}", "$or": room_left},
                 {"$push": {"hits": {"$each": [now], "$slice": -3}}, "$set": {"expiresAt": now + timedelta(minutes=10)}},
                 upsert=True,
             )
-            await db.applications.find_one({"_id": app})
-            await db.interviewSessions.find_one({"applicationId": app, "status": {"$in": ["in_progress", "paused"]}})
             sid = str(uuid.uuid4())
             await db.bareSessions.insert_one(
                 {
@@ -111,11 +117,11 @@ async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency:
 
 
 async def main(args: argparse.Namespace) -> None:
-    with store_and_server(args.mongodb_url, START_SESSION_RATE_LIMIT="100000") as (mongodb_url, server):
+    with store_and_server(args.mongodb_url, **BENCH_LIMITS) as (mongodb_url, server):
         mongo = AsyncMongoClient(mongodb_url, maxPoolSize=args.concurrency)
         db = mongo[server.env["MONGODB_DB"]]
         pairs = await seed_applications(db, args.total)
-        latencies, elapsed, failures = await run_server(server.base_url, pairs, args.concurrency)
+        latencies, elapsed, failures, round_trips = await run_server(server.base_url, pairs, args.concurrency)
         bare_pairs = await seed_applications(db, args.total)
         bare_elapsed = await bare_operations(db, bare_pairs, args.concurrency)
         await mongo.close()
@@ -123,7 +129,7 @@ async def main(args: argparse.Namespace) -> None:
     bare_rate = args.total / bare_elapsed
     print(f"start-session: {args.total} requests, {args.concurrency} concurrent, {failures} failed")
     print(f"  latency {summary_ms(latencies)}")
-    print(f"  throughput {server_rate:.1f} req/s")
+    print(f"  throughput {server_rate:.1f} req/s; store round trips {round_trips / args.total:.2f} per start")
     print(f"bare PyMongo operations of one start-session: {bare_rate:.1f} sessions/s")
     print(f"ratio server/bare throughput: {server_rate / bare_rate:.2f}")
 

@@ -46,23 +46,12 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import BENCH_LIMITS
 from bench.start_session import seed_applications
 from bench.ws_idle import open_idle, raise_open_files_limit
 from bench.ws_load import Target, rss_kib, traffic
 from storage.embedded import EmbeddedMongo, free_port
 from tests.support import ServerProcess, auth, user_token
-
-# Every client connects from this one address: the per-address limits (new connections per
-# second, sockets before hello, start-session per window) are lifted so they measure the server.
-BENCH_LIMITS = {
-    "START_SESSION_RATE_LIMIT": "1000000",
-    "CONNECTION_RATE_PER_IP": "100000",
-    "CONNECTION_BURST_PER_IP": "100000",
-    "WS_PREHELLO_PER_IP": "20000",
-    "WS_PREHELLO_TOTAL": "20000",
-    "LISTEN_BACKLOG": "4096",
-}
-
 
 # ----- server processes ----------------------------------------------------------------
 

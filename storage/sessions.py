@@ -81,6 +81,20 @@ class SessionRepository:
             )
         )
 
+    async def find_resumable(self, application_id: str, client_session_id: str | None) -> SessionDoc | None:
+        """In one read: the session of `client_session_id` (an idempotent retry), else the active one."""
+        if client_session_id is None:
+            return await self.find_active(application_id)
+        either = {
+            "applicationId": application_id,
+            "$or": [{"clientSessionId": client_session_id}, {"status": {"$in": [s.value for s in ACTIVE_STATUSES]}}],
+        }
+        found = [d async for d in self._collection.find(either).limit(2)]
+        for document in found:
+            if document.get("clientSessionId") == client_session_id:
+                return _session(document)
+        return _session(found[0]) if found else None
+
     async def find_by_client_session(self, application_id: str, client_session_id: str) -> SessionDoc | None:
         return _session(
             await self._collection.find_one({"applicationId": application_id, "clientSessionId": client_session_id})

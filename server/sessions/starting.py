@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -56,18 +57,16 @@ class SessionStarter:
         session this page (or this application) already has is never refused.
         """
         sessions = self._repos.sessions
-        application = await self._repos.applications.get(application_id)
+        # Two independent reads at once: the application, and the session a retry or a resume returns.
+        application, existing = await asyncio.gather(
+            self._repos.applications.get(application_id), sessions.find_resumable(application_id, client_session_id)
+        )
         if application is None or application.candidate_id != candidate_id:
             raise invalid_application()
-        if client_session_id:
-            existing = await sessions.find_by_client_session(application_id, client_session_id)
-            if existing is not None:
-                return StartOutcome(existing, application, created=False)
+        if existing is not None and (existing.is_active or existing.client_session_id == client_session_id):
+            return StartOutcome(existing, application, created=False)
         if application.status == "completed":
             raise DomainError(ErrorCode.ALREADY_COMPLETED, "Interview already submitted")
-        active = await sessions.find_active(application_id)
-        if active is not None:
-            return StartOutcome(active, application, created=False)
         decision = await self._repos.rate_limits.hit(
             f"start-session:{candidate_id}:{application_id}", self._limit.limit, self._limit.window_seconds
         )
