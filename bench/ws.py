@@ -241,7 +241,8 @@ async def idle_section(args: argparse.Namespace, store: str, db: str, tmp: Path,
             warm.close()
             await asyncio.sleep(2)
             before = rss_kib(target.pid)
-            idle = await open_idle(target.ws_url, tokens[: args.idle], compression=compression, expect=2)
+            count = args.idle if implementation == "sansio" else min(args.idle, args.idle_baseline)
+            idle = await open_idle(target.ws_url, tokens[:count], compression=compression, expect=2)
             opened = rss_kib(target.pid)
             await asyncio.sleep(args.hold)
             after = rss_kib(target.pid)
@@ -294,6 +295,9 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for (a)")
+    parser.add_argument(
+        "--idle-baseline", type=int, default=2_000, help="idle connections of the legacy-implementation baseline"
+    )
     parser.add_argument("--hold", type=float, default=25.0, help="seconds to hold them")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="WS_HEARTBEAT_SECONDS of the (a) server")
     parser.add_argument("--sessions", type=int, default=200, help="sessions for (b) (twice as many for 2x)")

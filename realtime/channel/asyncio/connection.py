@@ -154,6 +154,9 @@ class Connection:
                 tasks.append(task)
             if session.is_active and channel.signalling is not None:
                 self._signalling = channel.signalling(self, session)
+            # An idle connection should cost little: it does not keep the session document
+            # (all its questions) for its lifetime.
+            del session
             await self._stop.wait()
         except ConnectionLost:
             self._disconnected = True
