@@ -134,3 +134,11 @@ class EventRepository:
         await self._collection.update_one(
             {"sessionId": session_id, "seq": seq}, {"$set": {"notApplied": {"code": code, "message": message}}}
         )
+
+    async def delete_for_sessions(self, session_ids: list[str]) -> int:
+        """Remove every event of these sessions (deletion on request or by retention)."""
+        if not session_ids:
+            return 0
+        with pymongo.timeout(self._long):
+            result = await self._collection.delete_many({"sessionId": {"$in": session_ids}})
+        return result.deleted_count
