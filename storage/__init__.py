@@ -10,7 +10,7 @@ from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
 from storage.durability import Durability
 from storage.embedded import EmbeddedMongo, free_port
-from storage.errors import StorageError, StorageUnreachable, is_unreachable
+from storage.errors import RecordingMissing, StorageError, StorageUnreachable, is_unreachable
 from storage.events import EventRepository, Rejected
 from storage.indexes import ensure_indexes
 from storage.models import (
@@ -90,6 +90,7 @@ __all__ = [
     "RateLimiter",
     "RecordingFiles",
     "RecordingKind",
+    "RecordingMissing",
     "RecordingRef",
     "RecordingSegment",
     "Rejected",

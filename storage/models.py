@@ -308,5 +308,6 @@ class TombstoneDoc(CamelModel):
     deleted_at: datetime
     actor: Actor
     reason: str = "request"  # `request` (DELETE) or `retention`
+    local_recording: str | None = None  # a recording from before GridFS: the file to remove, on the process that has it
     state: TombstoneState = TombstoneState.DELETING
     finished_at: datetime | None = None

@@ -20,8 +20,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket
 from gridfs.asynchronous.grid_file import AsyncGridIn
-from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
+
+from storage.errors import RecordingMissing as NoFile
 
 BUCKET = "recordings"
 READ_SIZE = 256 * 1024
@@ -152,10 +153,13 @@ class RecordingFiles:
             await self._chunks.delete_many({"files_id": oid})
             await self._files.delete_one({"_id": oid})
 
-    async def delete_session(self, session_id: str) -> int:
-        """Remove every file of the session; chunks before files documents, so a retry finds what is left."""
+    async def delete_sessions(self, session_ids: list[str]) -> int:
+        """Remove every file of these sessions; chunks before files documents, so a retry finds what is left."""
+        if not session_ids:
+            return 0
         with pymongo.timeout(self._long):
-            ids = [d["_id"] async for d in self._files.find({"metadata.sessionId": session_id}, {"_id": 1})]
+            query = {"metadata.sessionId": {"$in": session_ids}}
+            ids = [d["_id"] async for d in self._files.find(query, {"_id": 1})]
             if not ids:
                 return 0
             await self._chunks.delete_many({"files_id": {"$in": ids}})

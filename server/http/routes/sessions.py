@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from server.http.callers import is_staff, load_session, principal
 from server.http.deps import deps
@@ -23,7 +23,7 @@ from server.http.wire_sessions import (
     SessionOut,
     SessionTokenResponse,
 )
-from server.sessions import build_review, validation_error
+from server.sessions import build_review, session_not_found, validation_error
 from server.sessions.wire_types import Uuid
 from storage import ACTIVE_STATUSES, SessionDoc, SessionStatus
 
@@ -113,6 +113,17 @@ async def refresh_token(request: Request) -> JSONResponse:
     return JSONResponse(body.to_wire(), headers=NO_STORE)
 
 
+async def delete_session(request: Request) -> Response:
+    """Delete the session with its events and recording (its candidate's user token, or an admin)."""
+    caller = await principal(request)
+    try:
+        session_id = _session_id.validate_python(request.path_params["sessionId"])
+    except ValidationError:
+        raise session_not_found() from None
+    await deps(request).service.deletion.delete(caller, session_id)
+    return Response(status_code=204, headers=NO_STORE)
+
+
 ROUTES = [
     ApiRoute(
         "/api/interview/sessions",
@@ -134,6 +145,18 @@ ROUTES = [
             errors=(401, 404, 503),
             tags=("sessions",),
         ),
+    ),
+    ApiRoute(
+        "/api/interview/sessions/{sessionId}",
+        delete_session,
+        Operation(
+            "Delete the session, its events and its recording for good (its candidate's user token, or an"
+            " admin); a tombstone records who did it",
+            {204: None},
+            errors=(401, 404, 503),
+            tags=("sessions",),
+        ),
+        methods=("DELETE",),
     ),
     ApiRoute(
         "/api/interview/sessions/{sessionId}/details",
