@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.sessions.clock import Clock
-from server.sessions.errors import DomainError, ErrorCode
+from server.sessions.errors import DomainError, ErrorCode, session_not_found
 from storage import (
     FilePart,
     FileUpload,
@@ -171,6 +171,8 @@ class SessionRecordings:
             if stored.bytes == 0:
                 raise DomainError(ErrorCode.VALIDATION_ERROR, "Recording is empty")
             if not await self._repos.sessions.attach_recording(session.session_id, reference):
+                if await self._repos.sessions.get(session.session_id) is None:
+                    raise session_not_found()  # deleted meanwhile
                 raise recording_exists()  # another upload of this session won
         except BaseException:
             await asyncio.shield(self._files.delete(stored.file_id))

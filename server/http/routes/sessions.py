@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.http.callers import is_staff, load_session, principal
+from server.http.callers import is_staff, load_session, path_session_id, principal
 from server.http.deps import deps
 from server.http.request import query_model
 from server.http.routing import ApiRoute, Operation
@@ -23,7 +23,7 @@ from server.http.wire_sessions import (
     SessionOut,
     SessionTokenResponse,
 )
-from server.sessions import build_review, session_not_found, validation_error
+from server.sessions import build_review, validation_error
 from server.sessions.wire_types import Uuid
 from storage import ACTIVE_STATUSES, SessionDoc, SessionStatus
 
@@ -116,11 +116,7 @@ async def refresh_token(request: Request) -> JSONResponse:
 async def delete_session(request: Request) -> Response:
     """Delete the session with its events and recording (its candidate's user token, or an admin)."""
     caller = await principal(request)
-    try:
-        session_id = _session_id.validate_python(request.path_params["sessionId"])
-    except ValidationError:
-        raise session_not_found() from None
-    await deps(request).service.deletion.delete(caller, session_id)
+    await deps(request).service.deletion.delete(caller, path_session_id(request))
     return Response(status_code=204, headers=NO_STORE)
 
 
