@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -57,5 +58,7 @@ class TombstoneRepository:
                     {"state": TombstoneState.DELETED.value, "finishedAt": {"$gte": finished_since}},
                 ]
             }
-        ).limit(limit)
+        )
+        # "deleting" sorts after "deleted": descending, the unfinished ones come first whatever the limit.
+        cursor = cursor.sort("state", DESCENDING).limit(limit)
         return [TombstoneDoc.model_validate(d) async for d in cursor]
