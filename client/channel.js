@@ -21,7 +21,8 @@ export const CLOSE_UNAUTHORIZED = 4001;
 export const CLOSE_ORIGIN = 4003;
 export const CLOSE_REPLACED = 4009;
 export const CLOSE_SESSION_ENDED = 4010;
-const FINAL_CODES = new Set([CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED]);
+export const CLOSE_SESSION_DELETED = 4011;
+const FINAL_CODES = new Set([CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_SESSION_DELETED]);
 const WELCOME_TIMEOUT_MS = 15_000;
 // The share of the server's rate and burst this client uses: room for pongs, ICE candidates and jitter.
 const PACE_SHARE = 0.75;

@@ -9,7 +9,14 @@
  */
 
 import { TERMINAL_STATUSES } from "./api.js";
-import { CLOSE_ORIGIN, CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_UNAUTHORIZED, Channel } from "./channel.js";
+import {
+  CLOSE_ORIGIN,
+  CLOSE_REPLACED,
+  CLOSE_SESSION_DELETED,
+  CLOSE_SESSION_ENDED,
+  CLOSE_UNAUTHORIZED,
+  Channel,
+} from "./channel.js";
 import { LiveMedia } from "./media.js";
 import { SyncError } from "./uploader.js";
 
@@ -118,8 +125,11 @@ export class LiveSession {
     const client = this.client;
     if (client.closed || client.phase !== "online") return;
     this.media?.suspend();
-    if (code === CLOSE_REPLACED || code === CLOSE_ORIGIN) this.stopMedia();
-    if (code === CLOSE_REPLACED) {
+    if (code === CLOSE_REPLACED || code === CLOSE_ORIGIN || code === CLOSE_SESSION_DELETED) this.stopMedia();
+    if (code === CLOSE_SESSION_DELETED) {
+      client.setConnection("closed", { code });
+      client.emitError("SESSION_DELETED", "This interview was deleted.", true);
+    } else if (code === CLOSE_REPLACED) {
       client.setConnection("closed", { code });
       client.emitError("REPLACED", "This interview was opened in another tab or window.", true);
     } else if (code === CLOSE_SESSION_ENDED) {

@@ -62,15 +62,41 @@ async def _prepare_until_ready(parts: Assembly) -> None:
             delay = min(delay * 2, 10.0)
 
 
-async def _sweep_abandoned(parts: Assembly) -> None:
+ORPHAN_SWEEP_SECONDS = 3600
+
+
+async def _housekeeping_pass(parts: Assembly, sweep_orphans: bool) -> None:
+    service = parts.service
+    if count := await service.abandon_stale():
+        logger.info("abandoned %d inactive sessions", count)
+    if count := await service.deletion.finish_pending():
+        logger.info("finished %d interrupted session deletions", count)
+    if count := await service.deletion.expire():
+        logger.info("deleted %d sessions past the retention of %s days", count, parts.settings.retention_days)
+    if sweep_orphans and (count := await service.recordings.remove_orphan_chunks()):
+        logger.info("removed the chunks of %d recording files a crash cut off", count)
+
+
+async def _housekeeping(parts: Assembly) -> None:
+    """Every ABANDON_SWEEP_SECONDS: abandon idle sessions, finish interrupted deletions, apply the retention.
+
+    Interrupted deletions are finished at start-up too, and orphan recording chunks are looked for hourly.
+    """
+    loop = asyncio.get_running_loop()
+    next_orphan_sweep = loop.time()
+    try:
+        await parts.service.deletion.finish_pending()
+    except StorageError as error:
+        logger.warning("finishing interrupted deletions failed: %s", type(error).__name__)
     while True:
         await asyncio.sleep(parts.settings.abandon_sweep_seconds)
+        sweep_orphans = loop.time() >= next_orphan_sweep
         try:
-            count = await parts.service.abandon_stale()
-            if count:
-                logger.info("abandoned %d inactive sessions", count)
+            await _housekeeping_pass(parts, sweep_orphans)
+            if sweep_orphans:
+                next_orphan_sweep = loop.time() + ORPHAN_SWEEP_SECONDS
         except StorageError as error:
-            logger.warning("abandon sweep failed: %s", type(error).__name__)
+            logger.warning("housekeeping failed: %s", type(error).__name__)
 
 
 def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: EmbeddedMongo | None = None) -> Starlette:
@@ -95,7 +121,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: Embedd
             except StorageError as error:
                 logger.warning("storage not reachable at start-up (%s); will keep trying", type(error).__name__)
                 tasks.add(asyncio.create_task(_prepare_until_ready(parts), name="prepare-storage"))
-            tasks.add(asyncio.create_task(_sweep_abandoned(parts), name="abandon-sweeper"))
+            tasks.add(asyncio.create_task(_housekeeping(parts), name="housekeeping"))
             tasks.add(asyncio.create_task(parts.change_feed().run(), name="change-feed"))
             tasks.add(asyncio.create_task(parts.service.scoring.sweep_forever(), name="score-sweeper"))
             parts.bank = parts.bank or await load_packaged_bank()

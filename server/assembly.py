@@ -17,7 +17,17 @@ from server.http.request import client_address
 from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
 from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
-from storage import Change, ChangeFeed, ConnectionClaimed, Database, Durability, EventStored, QuestionDoc, SeqsReserved
+from storage import (
+    Change,
+    ChangeFeed,
+    ConnectionClaimed,
+    Database,
+    Durability,
+    EventStored,
+    QuestionDoc,
+    SeqsReserved,
+    SessionDeleted,
+)
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -50,6 +60,7 @@ def media_runtime(settings: Settings) -> MediaRuntime:
         ice_servers=rtc_ice_servers(settings.ice_servers),
         voice=SpeechCache(engine, settings.speech_cache_path / engine.voice.replace(":", "-")) if engine else None,
         speech_end_silence_ms=settings.speech_end_silence_ms,
+        recording_segment_seconds=settings.recording_segment_seconds,
         host_addresses=list(settings.media_host_addresses),
     )
 
@@ -98,6 +109,7 @@ class Assembly:
                 abandon_after_seconds=settings.session_abandon_after_seconds,
                 late_upload_grace_seconds=settings.late_upload_grace_seconds,
                 start_limit=StartLimit(settings.start_session_rate_limit, settings.start_session_rate_window_seconds),
+                retention_days=settings.retention_days,
                 scoring=ScoringConfig(
                     method=settings.scorer,
                     threads=settings.scoring_threads,
@@ -115,7 +127,7 @@ class Assembly:
                 service=service,
                 tokens=tokens,
                 clock=clock,
-                signalling=signalling_factory(service, media, settings.recordings_path),
+                signalling=signalling_factory(service, media),
                 client_address=functools.partial(client_address, trusted_proxies=settings.trusted_proxy_networks()),
             )
         )
@@ -148,3 +160,5 @@ class Assembly:
             self.channel.claimed_elsewhere(change.session_id, change.connection_id, change.epoch)
         elif isinstance(change, SeqsReserved):
             self.service.connections.reserved_elsewhere(change.session_id, change.pending)
+        elif isinstance(change, SessionDeleted):
+            self.channel.session_deleted(change.session_id)

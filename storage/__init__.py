@@ -5,17 +5,18 @@ Every MongoDB operator and pipeline of the server lives in this package.
 
 from storage.analytics import AnalyticsRows, DayRow, session_analytics_rows
 from storage.applications import ApplicationRepository
-from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved
+from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved, SessionDeleted
 from storage.connections import Claim, ConnectionClaims
 from storage.database import Database, Repositories
 from storage.durability import Durability
 from storage.embedded import EmbeddedMongo, free_port
-from storage.errors import StorageError, StorageUnreachable, is_unreachable
+from storage.errors import RecordingMissing, StorageError, StorageUnreachable, is_unreachable
 from storage.events import EventRepository, Rejected
 from storage.indexes import ensure_indexes
 from storage.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
+    Actor,
     ApplicationDoc,
     CamelModel,
     DeviceType,
@@ -30,22 +31,31 @@ from storage.models import (
     QuestionDoc,
     QuestionScore,
     QuestionSnapshot,
+    RecordingKind,
     RecordingRef,
+    RecordingSegment,
     ScoreBreakdown,
     ScoreReason,
     SessionDoc,
     SessionMetadata,
     SessionScores,
     SessionStatus,
+    TombstoneDoc,
+    TombstoneState,
 )
 from storage.questions import QuestionRepository, load_packaged_bank
 from storage.rate_limits import RateDecision, RateLimiter
+from storage.recordings import BUCKET as RECORDINGS_BUCKET
+from storage.recordings import FilePart, FileUpload, RecordingFiles, StoredFile
 from storage.seq_counter import Reservation, SeqCounter, SeqRange
 from storage.sessions import SessionChanges, SessionFilter, SessionRepository
+from storage.tombstones import TombstoneRepository
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "RECORDINGS_BUCKET",
     "TERMINAL_STATUSES",
+    "Actor",
     "AnalyticsRows",
     "ApplicationDoc",
     "ApplicationRepository",
@@ -66,6 +76,8 @@ __all__ = [
     "EventRepository",
     "EventSource",
     "EventStored",
+    "FilePart",
+    "FileUpload",
     "InterviewSettings",
     "NetworkQuality",
     "PointMatch",
@@ -76,7 +88,11 @@ __all__ = [
     "QuestionSnapshot",
     "RateDecision",
     "RateLimiter",
+    "RecordingFiles",
+    "RecordingKind",
+    "RecordingMissing",
     "RecordingRef",
+    "RecordingSegment",
     "Rejected",
     "Repositories",
     "Reservation",
@@ -86,6 +102,7 @@ __all__ = [
     "SeqRange",
     "SeqsReserved",
     "SessionChanges",
+    "SessionDeleted",
     "SessionDoc",
     "SessionFilter",
     "SessionMetadata",
@@ -94,6 +111,10 @@ __all__ = [
     "SessionStatus",
     "StorageError",
     "StorageUnreachable",
+    "StoredFile",
+    "TombstoneDoc",
+    "TombstoneRepository",
+    "TombstoneState",
     "ensure_indexes",
     "free_port",
     "is_unreachable",

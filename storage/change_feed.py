@@ -1,9 +1,10 @@
 """One change stream per process: what other processes stored that this one's live connections need.
 
-It carries three kinds of change, in the store's commit order: a server event
+It carries four kinds of change, in the store's commit order: a server event
 was stored (`EventStored`), a session's live connection was claimed
-(`ConnectionClaimed`, so an older connection elsewhere retires), and a session's
-seq counter moved (`SeqsReserved`, listing the other writers' pending seqs).
+(`ConnectionClaimed`, so an older connection elsewhere retires), a session's
+seq counter moved (`SeqsReserved`, listing the other writers' pending seqs), and a
+session is being deleted (`SessionDeleted`: its tombstone was written).
 It is the fast path only: a connection's replay from the store is what makes
 delivery complete, so a stream that has to start afresh loses nothing for good.
 The resume token is kept, so a stream reopened after an error misses nothing.
@@ -49,17 +50,23 @@ class SeqsReserved:
     pending: list[SeqRange]
 
 
-Change = EventStored | ConnectionClaimed | SeqsReserved
+@dataclass(frozen=True)
+class SessionDeleted:
+    session_id: str
+
+
+Change = EventStored | ConnectionClaimed | SeqsReserved | SessionDeleted
 OnChange = Callable[[Change], None]
 Wants = Callable[[str], bool]  # whether this process holds the session (anything else is skipped unread)
 
 
-def _pipeline(events: str, sessions: str) -> list[dict[str, Any]]:
+def _pipeline(events: str, sessions: str, tombstones: str) -> list[dict[str, Any]]:
     return [
         {
             "$match": {
                 "$or": [
                     {"ns.coll": events, "operationType": "insert", "fullDocument.source": EventSource.SERVER.value},
+                    {"ns.coll": tombstones, "operationType": "insert"},
                     {
                         "ns.coll": sessions,
                         "operationType": "update",
@@ -82,14 +89,17 @@ def _pipeline(events: str, sessions: str) -> list[dict[str, Any]]:
     ]
 
 
-def parse_change(change: dict[str, Any], events: str, wants: Wants) -> Change | None:
+def parse_change(change: dict[str, Any], events: str, wants: Wants, tombstones: str = "") -> Change | None:
     """The change as one of ours; None when unwanted or unexpected (logged, never raised)."""
     document = change.get("fullDocument") or {}
     if not wants(str(document.get("sessionId"))):
         return None
     try:
-        if change.get("ns", {}).get("coll") == events:
+        collection = change.get("ns", {}).get("coll")
+        if collection == events:
             return EventStored(EventDoc.model_validate(document))
+        if tombstones and collection == tombstones:
+            return SessionDeleted(str(document["sessionId"]))
         session_id = str(document["sessionId"])
         updated = (change.get("updateDescription") or {}).get("updatedFields") or {}
         if "connectionEpoch" in updated:
@@ -105,11 +115,18 @@ class ChangeFeed:
     """Watches the database on its own client (so a busy pool never delays it) until cancelled."""
 
     def __init__(
-        self, database: AsyncDatabase[dict[str, Any]], events: str, sessions: str, on_change: OnChange, wants: Wants
+        self,
+        database: AsyncDatabase[dict[str, Any]],
+        events: str,
+        sessions: str,
+        on_change: OnChange,
+        wants: Wants,
+        tombstones: str = "sessionTombstones",
     ) -> None:
         self._database = database
         self._events = events
         self._sessions = sessions
+        self._tombstones = tombstones
         self._on_change = on_change
         self._wants = wants
         self._token: Any = None
@@ -138,14 +155,14 @@ class ChangeFeed:
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
 
     async def _watch(self) -> None:
-        pipeline = _pipeline(self._events, self._sessions)
+        pipeline = _pipeline(self._events, self._sessions, self._tombstones)
         async with await self._database.watch(
             pipeline, full_document="updateLookup", resume_after=self._token
         ) as stream:
             self.opened.set()
             async for change in stream:
                 self._token = stream.resume_token
-                parsed = parse_change(change, self._events, self._wants)
+                parsed = parse_change(change, self._events, self._wants, self._tombstones)
                 if parsed is None:
                     continue
                 self.changes += 1

@@ -18,8 +18,10 @@ from storage.events import EventRepository
 from storage.monitoring import CommandCounter
 from storage.questions import QuestionRepository
 from storage.rate_limits import RateLimiter
+from storage.recordings import RecordingFiles
 from storage.seq_counter import SeqCounter
 from storage.sessions import SessionRepository
+from storage.tombstones import TombstoneRepository
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Collections:
     events: Collection
     questions: Collection
     rate_limits: Collection
+    tombstones: Collection
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Repositories:
     rate_limits: RateLimiter
     seqs: SeqCounter
     connections: ConnectionClaims
+    recordings: RecordingFiles
+    tombstones: TombstoneRepository
 
 
 class Database:
@@ -79,6 +84,7 @@ class Database:
             events=self.db["sessionEvents"],
             questions=self.db["questions"],
             rate_limits=self.db["rateLimits"],
+            tombstones=self.db["sessionTombstones"],
         )
 
     def repositories(self) -> Repositories:
@@ -91,6 +97,8 @@ class Database:
             rate_limits=RateLimiter(c.rate_limits),
             seqs=SeqCounter(c.sessions),
             connections=ConnectionClaims(c.sessions),
+            recordings=RecordingFiles(self.db, self.long_seconds),
+            tombstones=TombstoneRepository(c.tombstones),
         )
 
     def change_feed(self, on_change: OnChange, wants: Wants) -> ChangeFeed:
@@ -105,7 +113,9 @@ class Database:
                 appname="interview-server-feed",
             )
         c = self.collections
-        return ChangeFeed(self._feed_client[self._name], c.events.name, c.sessions.name, on_change, wants)
+        return ChangeFeed(
+            self._feed_client[self._name], c.events.name, c.sessions.name, on_change, wants, c.tombstones.name
+        )
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

@@ -144,3 +144,11 @@ class EventRepository:
         """The session's stored client commands not yet applied or refused, in seq order."""
         cursor = self._collection.find({"applyPending": session_id}).sort("seq", 1)
         return [EventDoc.model_validate(d) async for d in cursor]
+
+    async def delete_for_sessions(self, session_ids: list[str]) -> int:
+        """Remove every event of these sessions (deletion on request or by retention)."""
+        if not session_ids:
+            return 0
+        with pymongo.timeout(self._long):
+            result = await self._collection.delete_many({"sessionId": {"$in": session_ids}})
+        return result.deleted_count

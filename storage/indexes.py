@@ -5,12 +5,14 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage.database import Database
+from storage.recordings import BUCKET
 
 SESSION_INDEXES = [
     IndexModel([("sessionId", ASCENDING)], unique=True, name="sessionId_unique"),
     IndexModel([("applicationId", ASCENDING), ("status", ASCENDING)], name="application_status"),
     IndexModel([("startedAt", DESCENDING)], name="startedAt_desc"),
     IndexModel([("candidateId", ASCENDING), ("startedAt", DESCENDING)], name="candidate_startedAt"),
+    IndexModel([("status", ASCENDING), ("completedAt", ASCENDING)], name="status_completedAt"),  # retention
     # At most one active session per application, enforced by the store itself.
     IndexModel(
         [("applicationId", ASCENDING)],
@@ -53,6 +55,20 @@ APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateI
 
 QUESTION_INDEXES = [IndexModel([("category", ASCENDING), ("difficulty", ASCENDING)], name="category_difficulty")]
 
+TOMBSTONE_INDEXES = [
+    IndexModel([("sessionId", ASCENDING)], unique=True, name="sessionId_unique"),
+    IndexModel([("state", ASCENDING), ("finishedAt", ASCENDING)], name="state_finishedAt"),
+]
+
+# GridFS's own indexes (PyMongo would create them on a first upload) and the lookup of a session's files.
+RECORDING_FILE_INDEXES = [
+    IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"),
+    IndexModel([("metadata.sessionId", ASCENDING)], name="metadata_sessionId"),
+]
+RECORDING_CHUNK_INDEXES = [
+    IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1"),
+]
+
 RATE_LIMIT_INDEXES = [
     IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0, name="expiresAt_ttl"),
 ]
@@ -65,3 +81,6 @@ async def ensure_indexes(database: Database) -> None:
     await c.applications.create_indexes(APPLICATION_INDEXES)
     await c.questions.create_indexes(QUESTION_INDEXES)
     await c.rate_limits.create_indexes(RATE_LIMIT_INDEXES)
+    await c.tombstones.create_indexes(TOMBSTONE_INDEXES)
+    await database.db[f"{BUCKET}.files"].create_indexes(RECORDING_FILE_INDEXES)
+    await database.db[f"{BUCKET}.chunks"].create_indexes(RECORDING_CHUNK_INDEXES)

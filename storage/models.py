@@ -134,10 +134,35 @@ class ScoreBreakdown(CamelModel):
     depth: float
 
 
+class RecordingKind(StrEnum):
+    """Where a session's recording lives."""
+
+    FILE = "file"  # a local file of one process (before recordings moved to GridFS)
+    UPLOAD = "upload"  # one GridFS file: an offline client's upload, served as it is
+    LIVE = "live"  # GridFS segments of raw PCM (16 kHz mono s16le), served as one WAV
+
+
+class RecordingSegment(CamelModel):
+    """One GridFS file of a live recording: a stretch of raw PCM, at most a minute by default."""
+
+    file_id: str
+    bytes: int
+    started_at: datetime
+
+
 class RecordingRef(CamelModel):
-    path: str
+    """The session's recording; documents written before GridFS have only `path` (kind `file`)."""
+
+    kind: RecordingKind = RecordingKind.FILE
     content_type: str
     bytes: int | None = None
+    path: str | None = None  # kind `file`
+    file_id: str | None = None  # kind `upload`
+    segments: list[RecordingSegment] = Field(default_factory=list)  # kind `live`, in recording order
+
+    def ordered_segments(self) -> list[RecordingSegment]:
+        """The live recording's segments in the order they were recorded."""
+        return sorted(self.segments, key=lambda s: s.started_at)
 
 
 class ScoreReason(CamelModel):
@@ -275,3 +300,29 @@ class EventDoc(CamelModel):
     # Set (to the session id) on a client command until it has been applied or refused, so a
     # command stored just before a crash is applied on the session's next ingest or connection.
     apply_pending: str | None = None
+
+
+class TombstoneState(StrEnum):
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class Actor(CamelModel):
+    """Who asked for a deletion: a user's role and subject, or `system` (retention)."""
+
+    role: str
+    subject: str
+
+
+class TombstoneDoc(CamelModel):
+    """A deleted session (collection `sessionTombstones`): written before anything is deleted, kept after."""
+
+    session_id: str
+    application_id: str | None = None
+    candidate_id: str | None = None
+    deleted_at: datetime
+    actor: Actor
+    reason: str = "request"  # `request` (DELETE) or `retention`
+    local_recording: str | None = None  # a recording from before GridFS: the file to remove, on the process that has it
+    state: TombstoneState = TombstoneState.DELETING
+    finished_at: datetime | None = None

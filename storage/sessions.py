@@ -11,7 +11,17 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from storage.models import ACTIVE_STATUSES, CamelModel, RecordingRef, SessionDoc, SessionScores, SessionStatus
+from storage.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    CamelModel,
+    RecordingKind,
+    RecordingRef,
+    RecordingSegment,
+    SessionDoc,
+    SessionScores,
+    SessionStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,27 @@ class SessionRepository:
             {"sessionId": session_id, "recording": None}, {"$set": {"recording": recording.to_document()}}
         )
         return updated is not None
+
+    async def add_recording_segment(self, session_id: str, segment: RecordingSegment) -> bool:
+        """Append a finished segment to the session's live recording; False if it has none (an upload won, or gone)."""
+        result = await self._collection.update_one(
+            {"sessionId": session_id, "recording.kind": RecordingKind.LIVE.value},
+            {"$push": {"recording.segments": segment.to_document()}, "$inc": {"recording.bytes": segment.bytes}},
+        )
+        return result.matched_count == 1
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session document; returns whether it was there."""
+        result = await self._collection.delete_one({"sessionId": session_id})
+        return result.deleted_count == 1
+
+    async def find_ended_before(self, ended_before: datetime, limit: int) -> list[str]:
+        """Ended sessions (completed, abandoned, error) whose end is older than `ended_before` (retention)."""
+        cursor = self._collection.find(
+            {"status": {"$in": [s.value for s in TERMINAL_STATUSES]}, "completedAt": {"$lt": ended_before}},
+            {"sessionId": 1},
+        ).limit(limit)
+        return [d["sessionId"] async for d in cursor]
 
     async def set_scores(self, session_id: str, scores: SessionScores) -> bool:
         """Store the scores (and `finalScore`, `scoreBreakdown`) unless newer answers were scored already.

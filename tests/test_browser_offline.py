@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from tests.browser import (
     wait_offline_ready,
     wait_question_changes,
 )
+from tests.session_support import RECRUITER
 from tests.support import ServerProcess, create_application
 
 WEBM_MAGIC = bytes.fromhex("1a45dfa3")  # the EBML header every WebM file starts with
@@ -187,7 +187,13 @@ async def test_interview_finished_offline_is_completed_after_sync(
             # The microphone was recorded locally (voice interview) and uploaded as the session's recording.
             recording = sessions[0]["recording"]
             assert recording["contentType"] == "audio/webm" and recording["bytes"] > 0
-            audio = await asyncio.to_thread(Path(recording["path"]).read_bytes)
+            assert recording["kind"] == "upload"  # one GridFS file, served by any process
+            async with httpx.AsyncClient(base_url=own_server[-1].base_url, timeout=15) as http:
+                download = await http.get(
+                    f"/api/interview/sessions/{sessions[0]['sessionId']}/recording", headers=RECRUITER
+                )
+            assert download.status_code == 200, download.text
+            audio = download.content
             assert len(audio) == recording["bytes"]
             assert audio.startswith(WEBM_MAGIC)
             assert (

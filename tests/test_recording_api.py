@@ -8,7 +8,15 @@ import os
 import httpx
 
 from tests.session_support import RECRUITER, new_session
-from tests.support import ServerProcess, auth, unique, user_token
+from tests.support import ServerProcess, auth, store_of, unique, user_token
+
+
+async def _no_orphans(server: ServerProcess) -> bool:
+    """Every chunk in the bucket belongs to a complete file (other tests' uploads share the database)."""
+    async with store_of(server) as database:
+        files = set(await database["recordings.files"].distinct("_id"))
+        owners = set(await database["recordings.chunks"].distinct("files_id"))
+    return owners <= files
 
 
 async def test_upload_then_download_with_ranges(client: httpx.AsyncClient) -> None:
@@ -80,8 +88,12 @@ async def test_concurrent_uploads_never_interleave(client: httpx.AsyncClient, se
     downloaded = (await client.get(started.url("/recording"), headers=RECRUITER)).content
     winner = bodies[[r.status_code for r in responses].index(201)]
     assert downloaded == winner  # one upload, whole, never a mix
-    files = [p.name for p in (server.data_dir / "recordings").iterdir() if started.session_id in p.name]
-    assert len(files) == 1 and not files[0].endswith(".part")  # the losers left nothing behind
+    async with store_of(server) as database:  # the losers left nothing behind in GridFS
+        files = await database["recordings.files"].find({"metadata.sessionId": started.session_id}).to_list()
+        assert [f["length"] for f in files] == [len(winner)]
+        chunks = await database["recordings.chunks"].count_documents({"files_id": files[0]["_id"]})
+    assert chunks == -(-len(winner) // files[0]["chunkSize"])
+    assert await _no_orphans(server)
 
 
 async def test_range_errors_have_the_error_shape(client: httpx.AsyncClient) -> None:

@@ -20,6 +20,7 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 4008
     REPLACED = 4009
     SESSION_ENDED = 4010
+    SESSION_DELETED = 4011
 
 
 CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
@@ -65,5 +66,10 @@ CLOSE_CODE_MEANINGS: dict[CloseCode, tuple[str, str]] = {
     CloseCode.SESSION_ENDED: (
         "The session is completed, abandoned or failed; its final state was sent first.",
         "Stop; if messages are still unacknowledged, reconnect once with `pendingIds` to settle them.",
+    ),
+    CloseCode.SESSION_DELETED: (
+        "The session was deleted (`DELETE /api/interview/sessions/{id}`, or by retention) with its "
+        "events and recording.",
+        "Stop and drop what is kept locally for the session: nothing of it can be stored any more.",
     ),
 }

@@ -132,6 +132,12 @@ class Channel:
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 
+    def session_deleted(self, session_id: str) -> None:
+        """The session is being deleted (in any process): its live connection here closes (4011)."""
+        connection = self.context.registry.live(session_id)
+        if isinstance(connection, Connection):
+            connection.request_close(CloseCode.SESSION_DELETED, "session deleted")
+
     def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
         """Ask every live connection to close (on shutdown); clients resume elsewhere."""
         for connection in self.context.registry.connections():

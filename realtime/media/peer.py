@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pathlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal
 
@@ -15,7 +14,7 @@ from realtime.media.connection import MediaStats, PeerConnection, SessionLog
 from realtime.media.errors import MediaError, MediaErrorCode
 from realtime.media.notifier import StateNotifier
 from realtime.media.outbound import FrameSource, OutboundAudioTrack
-from realtime.media.recorder import WavRecorder
+from realtime.media.recorder import SegmentRecorder, SegmentSink
 from realtime.media.sdp import Offer, parse_candidate, parse_offer
 from realtime.media.tracks import consume_audio, drain_track
 
@@ -62,9 +61,9 @@ class MediaPeer:
     plays what the voice produces (the interviewer's questions), on the same
     transceiver as the candidate's microphone.
 
-    If ``recording_path`` is given, the candidate's audio (the same 16 kHz
-    PCM) is written there as a WAV file by a writer thread; the header is
-    finalised by :meth:`close`.
+    If ``recording`` is given, the candidate's audio (the same 16 kHz PCM) is
+    handed to it in segments of at most ``segment_seconds`` by a task of the
+    recorder's own; :meth:`close` publishes the last one.
     """
 
     def __init__(
@@ -74,7 +73,8 @@ class MediaPeer:
         ice_servers: list[RTCIceServer],
         on_audio: Callable[[bytes], None],
         on_state: Callable[[str], Awaitable[None]],
-        recording_path: pathlib.Path | None = None,
+        recording: SegmentSink | None = None,
+        segment_seconds: float = 60.0,
         accept_video: bool = False,
         stall_timeout: float = 5.0,
         voice: FrameSource | None = None,
@@ -86,7 +86,11 @@ class MediaPeer:
         self._voice = voice
         self._stall_timeout = stall_timeout
         self._log = SessionLog(logger, {"session_id": session_id})
-        self._recorder = WavRecorder(recording_path, log=self._log) if recording_path is not None else None
+        self._recorder = (
+            SegmentRecorder(recording, segment_seconds=segment_seconds, log=self._log)
+            if recording is not None
+            else None
+        )
 
         # Serialises offers, restarts and candidates, so that a candidate is
         # applied to the connection negotiated before it.
@@ -114,9 +118,9 @@ class MediaPeer:
         return self._state
 
     @property
-    def recording_path(self) -> pathlib.Path | None:
-        """Where the audio is recorded, if it is."""
-        return None if self._recorder is None else self._recorder.path
+    def recorder(self) -> SegmentRecorder | None:
+        """The recorder of the candidate's audio, if it is recorded."""
+        return self._recorder
 
     async def __aenter__(self) -> MediaPeer:
         return self
@@ -151,7 +155,7 @@ class MediaPeer:
         starts once and keeps its credentials), so a restart replaces the
         connection: a new ``RTCPeerConnection`` answers the new offer, then the
         old one is closed and its readers cancelled. Callbacks, statistics and
-        the recording file carry over, so audio resumes in the same stream.
+        the recording carry over, so audio resumes in the same stream.
 
         The new answer has new ICE credentials, a new DTLS fingerprint and new
         SSRCs. The tested client behaviour is a browser that makes a new

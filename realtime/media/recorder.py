@@ -1,195 +1,153 @@
-"""WAV recording of PCM audio from a dedicated writer thread."""
+"""Live recording: 16 kHz mono s16le PCM handed to a sink in segments, from a task of the recorder's own."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import pathlib
-import queue
-import wave
-from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from realtime.media.audio import PCM_SAMPLE_RATE, PCM_SAMPLE_WIDTH
 
-__all__ = ["WavRecorder"]
+__all__ = ["Segment", "SegmentRecorder", "SegmentSink"]
 
 logger = logging.getLogger(__name__)
 
+# Audio queued beyond this (the store is slow or down) is dropped rather than held without bound.
+MAX_QUEUED_SECONDS = 120
 
-class WavRecorder:
-    """Write 16 kHz mono s16le PCM chunks to a WAV file without blocking the event loop.
 
-    :meth:`write` only enqueues; one thread of the recorder's own executor opens,
-    writes and finally closes the file (closing fixes up the WAV header). The
-    thread is private so that a long recording never occupies a worker of the
-    loop's default executor.
+class Segment(Protocol):
+    """One stretch of the recording being stored; it counts only once published."""
+
+    async def write(self, pcm: bytes) -> None: ...
+
+    async def publish(self) -> None: ...
+
+    async def discard(self) -> None: ...
+
+
+class SegmentSink(Protocol):
+    """Where a recording's segments go (the session's store, a list in a test)."""
+
+    async def open_segment(self) -> Segment: ...
+
+
+class SegmentRecorder:
+    """Record PCM chunks into segments of at most `segment_seconds` without blocking the caller.
+
+    :meth:`write` only enqueues; one task of the recorder's own opens a segment when audio
+    arrives, writes to it, publishes it once it is full and starts the next one. A crash
+    loses at most the open segment. A segment that fails is discarded and recording goes
+    on with a new one (the error is kept in :attr:`error`).
     """
 
     def __init__(
         self,
-        path: pathlib.Path,
+        sink: SegmentSink,
         *,
+        segment_seconds: float = 60.0,
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger,
     ) -> None:
-        self._path = path
+        self._sink = sink
+        self._segment_bytes = max(1, int(segment_seconds * PCM_SAMPLE_RATE)) * PCM_SAMPLE_WIDTH
+        self._max_queued = MAX_QUEUED_SECONDS * PCM_SAMPLE_RATE * PCM_SAMPLE_WIDTH
         self._log = log
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._executor: ThreadPoolExecutor | None = None
-        self._writer: asyncio.Future[None] | None = None
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queued = 0
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.frames_written = 0
-        """Samples written so far (updated by the writer thread)."""
+        """Samples handed to published or open segments so far."""
+        self.segments_published = 0
+        self.dropped_bytes = 0
         self.error: BaseException | None = None
-        """The error that stopped the writer, if any; later chunks are dropped."""
-
-    @property
-    def path(self) -> pathlib.Path:
-        """Where the recording is written."""
-        return self._path
+        """The last error of a segment, if any."""
 
     def start(self) -> None:
-        """Start the writer thread (idempotent); must be called from the event loop."""
-        if self._writer is not None or self._closed:
+        """Start the writer task (idempotent); must be called from the event loop."""
+        if self._task is not None or self._closed:
             return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wav-recorder")
-        self._writer = asyncio.get_running_loop().run_in_executor(self._executor, self._run)
+        self._task = asyncio.create_task(self._run(), name="segment-recorder")
 
     def write(self, pcm: bytes) -> None:
-        """Queue a chunk for writing; never blocks. Dropped if not started or closed."""
-        if self._writer is not None and not self._closed and pcm:
-            self._queue.put(pcm)
+        """Queue a chunk; never blocks. Dropped if not started, closed, or too far behind."""
+        if self._task is None or self._closed or not pcm:
+            return
+        if self._queued + len(pcm) > self._max_queued:
+            self.dropped_bytes += len(pcm)
+            return
+        self._queued += len(pcm)
+        self._queue.put_nowait(pcm)
 
     async def aclose(self) -> None:
-        """Flush queued audio, finalise the WAV header and stop the thread (idempotent).
+        """Store what is queued, publish the open segment and stop (idempotent).
 
-        If the awaiting task is cancelled, the thread still finishes the file on
-        its own, since the end marker is already queued.
+        If the awaiting task is cancelled, the writer still finishes on its own: the end
+        marker is already queued.
         """
-        if self._closed:
-            if self._writer is not None:
-                await asyncio.shield(self._writer)
-            return
-        self._closed = True
-        if self._writer is None:
-            return
-        self._queue.put(None)
-        try:
-            await asyncio.shield(self._writer)
-        finally:
-            assert self._executor is not None
-            self._executor.shutdown(wait=False)
-        if self.error is not None:
-            self._log.error("recording %s is incomplete: %s", self._path, self.error)
+        if not self._closed:
+            self._closed = True
+            if self._task is not None:
+                self._queue.put_nowait(None)
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        if self.dropped_bytes:
+            self._log.warning("recording dropped %d bytes the store could not take in time", self.dropped_bytes)
 
-    def _run(self) -> None:
-        """Writer thread: drain the queue into the file until the end marker."""
-        writer: wave.Wave_write | _WavAppender | None = None
+    async def _next_batch(self) -> tuple[bytes, bool]:
+        """What is queued, joined, and whether the end marker came."""
+        chunk = await self._queue.get()
+        if chunk is None:
+            return b"", True
+        chunks = [chunk]
+        while not self._queue.empty():
+            more = self._queue.get_nowait()
+            if more is None:
+                return b"".join(chunks), True
+            chunks.append(more)
+        return b"".join(chunks), False
+
+    async def _run(self) -> None:
+        segment: Segment | None = None
+        written = 0
+        end = False
+        while not end:
+            data, end = await self._next_batch()
+            self._queued -= len(data)
+            while data:
+                try:
+                    if segment is None:
+                        segment, written = await self._sink.open_segment(), 0
+                    piece, data = data[: self._segment_bytes - written], data[self._segment_bytes - written :]
+                    await segment.write(piece)
+                    written += len(piece)
+                    self.frames_written += len(piece) // PCM_SAMPLE_WIDTH
+                    if written >= self._segment_bytes:
+                        current, segment = segment, None
+                        await self._publish_or_discard(current)
+                except Exception as exc:
+                    self._fail(exc)
+                    if segment is not None:
+                        await self._discard(segment)
+                    segment, data = None, b""
+        if segment is not None:
+            await self._publish_or_discard(segment)
+
+    async def _publish_or_discard(self, segment: Segment) -> None:
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            writer = _open_writer(self._path)
-        except OSError as exc:
+            await segment.publish()
+        except Exception as exc:
             self._fail(exc)
+            await self._discard(segment)
+        else:
+            self.segments_published += 1
+
+    async def _discard(self, segment: Segment) -> None:
         try:
-            while True:
-                chunk = self._queue.get()
-                if chunk is None:
-                    break
-                if writer is None:
-                    continue
-                # Batch whatever else is already queued into one write.
-                chunks = [chunk]
-                end = False
-                while True:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        end = True
-                        break
-                    chunks.append(more)
-                data = b"".join(chunks)
-                try:
-                    writer.writeframesraw(data)
-                    self.frames_written += len(data) // PCM_SAMPLE_WIDTH
-                except OSError as exc:
-                    self._fail(exc)
-                    self._abandon(writer)
-                    writer = None
-                if end:
-                    break
-        finally:
-            if writer is not None:
-                try:
-                    writer.close()
-                except OSError as exc:
-                    self._fail(exc)
+            await segment.discard()
+        except Exception as exc:
+            self._log.warning("could not discard a failed recording segment: %s", exc)
 
     def _fail(self, exc: BaseException) -> None:
-        if self.error is None:
-            self.error = exc
-            self._log.error("recording to %s failed", self._path, exc_info=exc)
-
-    @staticmethod
-    def _abandon(writer: wave.Wave_write | _WavAppender) -> None:
-        """Close a writer that already failed; its error was reported."""
-        try:
-            writer.close()
-        except OSError:
-            pass
-
-
-_DATA_SIZE_OFFSET = 40  # the canonical 44-byte header the wave module writes
-
-
-class _WavAppender:
-    """Appends PCM to an existing canonical WAV file and fixes its sizes on close.
-
-    A session may get several peer connections (reconnects, ICE restarts); each
-    continues the same recording instead of overwriting what came before.
-    """
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self._file = open(path, "r+b")
-        self._file.seek(0, 2)
-        self._data_bytes = self._file.tell() - (_DATA_SIZE_OFFSET + 4)
-
-    def writeframesraw(self, data: bytes) -> None:
-        self._file.write(data)
-        self._data_bytes += len(data)
-
-    def close(self) -> None:
-        try:
-            self._file.seek(4)
-            self._file.write((36 + self._data_bytes).to_bytes(4, "little"))
-            self._file.seek(_DATA_SIZE_OFFSET)
-            self._file.write(self._data_bytes.to_bytes(4, "little"))
-        finally:
-            self._file.close()
-
-
-def _appendable(path: pathlib.Path) -> bool:
-    """True for a 16 kHz mono s16 WAV with the canonical header (what this recorder writes)."""
-    try:
-        with wave.open(str(path), "rb") as existing:
-            params = existing.getparams()
-        with open(path, "rb") as raw:
-            header = raw.read(_DATA_SIZE_OFFSET)
-    except (OSError, EOFError, wave.Error):
-        return False
-    return (
-        params.nchannels == 1
-        and params.sampwidth == PCM_SAMPLE_WIDTH
-        and params.framerate == PCM_SAMPLE_RATE
-        and header[36:40] == b"data"
-    )
-
-
-def _open_writer(path: pathlib.Path) -> wave.Wave_write | _WavAppender:
-    if path.exists() and _appendable(path):
-        return _WavAppender(path)
-    writer = wave.open(str(path), "wb")
-    writer.setnchannels(1)
-    writer.setsampwidth(PCM_SAMPLE_WIDTH)
-    writer.setframerate(PCM_SAMPLE_RATE)
-    return writer
+        self.error = exc
+        self._log.error("recording segment failed", exc_info=exc)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiortc import RTCIceServer
@@ -24,8 +23,8 @@ from realtime.messages import AudioLevelMessage, ServerMessage, TranscriptPartia
 from realtime.speech import SpeechCache
 from realtime.transcription import SegmenterConfig, StreamingTranscription, Transcriber
 from realtime.webrtc.interviewer import Interviewer
-from server.sessions import EventType, QuestionView, SessionService
-from storage import EventDoc, QuestionSnapshot, RecordingRef, SessionDoc
+from server.sessions import EventType, LiveRecording, QuestionView, SessionService
+from storage import EventDoc, QuestionSnapshot, SessionDoc
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,8 @@ class MediaSession:
         ice_servers: list[RTCIceServer],
         send: Send,
         voice: SpeechCache | None = None,
-        recording_path: Path | None = None,
+        recording: LiveRecording | None = None,
+        segment_seconds: float = 60.0,
         on_failed: Callable[[], None] | None = None,
         speech_end_silence_ms: int = 400,
     ) -> None:
@@ -55,7 +55,6 @@ class MediaSession:
         self._on_failed = on_failed
         self._service = service
         self._send = send
-        self._recording_path = recording_path
         self._silence_seconds = speech_end_silence_ms / 1000
         self._last_level_sent = 0.0
         self._last_state: str | None = None
@@ -74,7 +73,8 @@ class MediaSession:
             ice_servers=ice_servers,
             on_audio=self._on_audio,
             on_state=self._on_state,
-            recording_path=recording_path,
+            recording=recording,
+            segment_seconds=segment_seconds,
             voice=self.interviewer.speaker if voice is not None else None,
         )
         question = session.current_question()
@@ -88,11 +88,7 @@ class MediaSession:
 
     async def offer(self, sdp: str) -> str:
         """Answer the browser's offer (renegotiation or ICE restart when one exists)."""
-        answer = await self._peer.handle_offer(sdp)
-        if self._recording_path is not None:
-            recording = RecordingRef(path=str(self._recording_path), content_type="audio/wav")
-            await self._service.attach_recording(self.session_id, recording)
-        return answer
+        return await self._peer.handle_offer(sdp)
 
     async def restart(self, sdp: str) -> str:
         return await self._peer.restart(sdp)

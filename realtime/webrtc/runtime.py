@@ -26,6 +26,7 @@ class MediaRuntime:
     ice_servers: list[RTCIceServer]
     voice: SpeechCache | None = None  # the interviewer's voice; None: the page speaks itself
     speech_end_silence_ms: int = 400
+    recording_segment_seconds: float = 60.0  # a live recording's segments: a crash loses at most the open one
     host_addresses: list[str] = field(default_factory=list)
     sessions: set[MediaSession] = field(default_factory=set)
     _warm_up: asyncio.Task[None] | None = field(default=None, repr=False)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from realtime.channel import LivePeer
 from realtime.media import MediaError
@@ -25,7 +24,7 @@ from realtime.messages import (
 )
 from realtime.webrtc.media_session import MediaSession
 from realtime.webrtc.runtime import MediaRuntime
-from server.sessions import DomainError, ErrorCode, SessionService, session_closed
+from server.sessions import DomainError, ErrorCode, LiveRecording, SessionService, session_closed
 from storage import EventDoc, SessionDoc
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,10 @@ logger = logging.getLogger(__name__)
 class WebRTCSignalling:
     """One connection's signalling and media (see the module docstring)."""
 
-    def __init__(self, peer: LivePeer, service: SessionService, runtime: MediaRuntime, recordings_dir: Path) -> None:
+    def __init__(self, peer: LivePeer, service: SessionService, runtime: MediaRuntime) -> None:
         self._peer = peer
         self._service = service
         self._runtime = runtime
-        self._recordings_dir = recordings_dir
         self._media: MediaSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -81,18 +79,19 @@ class WebRTCSignalling:
                 ice_servers=self._runtime.ice_servers,
                 send=self._peer.send,
                 voice=self._runtime.voice,
-                recording_path=await self._recording_path(session),
+                recording=await self._recording(session),
+                segment_seconds=self._runtime.recording_segment_seconds,
                 on_failed=self._on_failed,
                 speech_end_silence_ms=self._runtime.speech_end_silence_ms,
             )
             self._runtime.sessions.add(self._media)
         return self._media
 
-    async def _recording_path(self, session: SessionDoc) -> Path | None:
-        """Record only when the application asks for it and the candidate consented."""
-        if not await self._service.recording_consent(session):
+    async def _recording(self, session: SessionDoc) -> LiveRecording | None:
+        """Record only when the application asks for it, the candidate consented and nothing was uploaded."""
+        if not await self._service.recordings.consent(session):
             return None
-        return self._recordings_dir / f"{session.session_id}.wav"
+        return await self._service.recordings.live(session)
 
     def server_event(self, event: EventDoc) -> None:
         if self._media is not None:
@@ -126,9 +125,9 @@ class WebRTCSignalling:
 
 
 def signalling_factory(
-    service: SessionService, runtime: MediaRuntime, recordings_dir: Path
+    service: SessionService, runtime: MediaRuntime
 ) -> Callable[[LivePeer, SessionDoc], WebRTCSignalling]:
     def factory(peer: LivePeer, _session: SessionDoc) -> WebRTCSignalling:
-        return WebRTCSignalling(peer, service, runtime, recordings_dir)
+        return WebRTCSignalling(peer, service, runtime)
 
     return factory

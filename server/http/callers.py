@@ -45,13 +45,17 @@ def tag_session(session_id: str, application_id: str | None = None) -> None:
         sentry_sdk.set_tag("application_id", application_id)
 
 
+def path_session_id(request: Request) -> str:
+    """The path's session id; a malformed one is a 404 like any session that is not there."""
+    try:
+        return _session_id.validate_python(request.path_params["sessionId"])
+    except ValidationError:
+        raise session_not_found() from None
+
+
 async def load_session(request: Request, *, write: bool = False) -> tuple[Principal, SessionDoc]:
     """The caller and the path's session, if the caller may read it (or act on it); else 404."""
     caller = await principal(request)
-    try:
-        session_id = _session_id.validate_python(request.path_params["sessionId"])
-    except ValidationError:
-        raise session_not_found() from None
-    session = await deps(request).service.get_for(caller, session_id, write=write)
+    session = await deps(request).service.get_for(caller, path_session_id(request), write=write)
     tag_session(session.session_id, session.application_id)
     return caller, session

@@ -25,7 +25,7 @@ class ApiCors:
         self.cors = CORSMiddleware(
             app,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=CORS_HEADERS,
             expose_headers=CORS_EXPOSED,
             allow_credentials=False,

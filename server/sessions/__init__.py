@@ -7,6 +7,7 @@ errors are `DomainError`s with a code, and repositories (storage/) do the storin
 from server.sessions.analytics import AnalyticsReport, CategoryCount, DailyPoint
 from server.sessions.clock import SYSTEM_CLOCK, Clock, SystemClock
 from server.sessions.commands import ApplyPolicy, Command
+from server.sessions.deletion import SessionDeletion, may_delete
 from server.sessions.errors import (
     DomainError,
     ErrorCode,
@@ -44,6 +45,7 @@ from server.sessions.payloads import (
 )
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import LinkState, LinkStatus, OfflinePack
+from server.sessions.recordings import LiveRecording, LiveSegment, SessionRecordings, StoredAudio, recording_exists
 from server.sessions.review import QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
@@ -87,6 +89,8 @@ __all__ = [
     "KnownSession",
     "LinkState",
     "LinkStatus",
+    "LiveRecording",
+    "LiveSegment",
     "LiveSession",
     "NamedEventPayload",
     "NewClientEvent",
@@ -101,15 +105,18 @@ __all__ = [
     "Role",
     "ServiceConfig",
     "SessionControlPayload",
+    "SessionDeletion",
     "SessionHub",
     "SessionObserver",
     "SessionPrincipal",
+    "SessionRecordings",
     "SessionService",
     "SessionTokens",
     "StartLimit",
     "StartOutcome",
     "StorageError",
     "StorageUnreachable",
+    "StoredAudio",
     "SystemClock",
     "TranscriptPayload",
     "Unstorable",
@@ -122,10 +129,12 @@ __all__ = [
     "invalid_application",
     "is_unreachable",
     "json_depth",
+    "may_delete",
     "missing_field",
     "payload_too_large",
     "printable",
     "rate_limited",
+    "recording_exists",
     "session_closed",
     "session_not_found",
     "storage_unavailable",

@@ -16,6 +16,7 @@ from server.sessions.analytics import AnalyticsReport, analytics_report
 from server.sessions.clock import SYSTEM_CLOCK, Clock
 from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.connections import LiveConnections
+from server.sessions.deletion import SessionDeletion
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, session_closed, session_not_found
 from server.sessions.event_log import EventLog, NewClientEvent
 from server.sessions.event_types import EventType
@@ -26,6 +27,7 @@ from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
 from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
+from server.sessions.recordings import SessionRecordings
 from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.server_events import ServerEvents
 from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
@@ -34,7 +36,6 @@ from storage import (
     ApplicationDoc,
     EventDoc,
     QuestionDoc,
-    RecordingRef,
     Repositories,
     SessionDoc,
     SessionMetadata,
@@ -51,6 +52,7 @@ class ServiceConfig:
     late_upload_grace_seconds: int = 86400
     start_limit: StartLimit = field(default_factory=StartLimit)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    retention_days: int | None = None  # ended sessions older than this are deleted (None: kept)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class SessionService:
             self, self._log, self._observer, timedelta(seconds=self._config.late_upload_grace_seconds)
         )
         self.scoring = SessionScoring(repos.sessions, self._reader, clock, self._config.scoring)
+        self.recordings = SessionRecordings(repos, clock)
+        self.deletion = SessionDeletion(repos, clock, self._config.retention_days)
         self._abandon_after = timedelta(seconds=self._config.abandon_after_seconds)
 
     # ----- reading and access -------------------------------------------------
@@ -316,18 +320,6 @@ class SessionService:
     async def close(self) -> None:
         """Store what is still queued for writing (on shutdown)."""
         await self._log.close()
-
-    async def recording_consent(self, session: SessionDoc) -> bool:
-        """Whether the application records and the candidate's latest `recording.consent` said yes."""
-        application = await self._repos.applications.get(session.application_id)
-        if application is None or not application.interview.record:
-            return False
-        consent = await self._log.latest_named_event(session.session_id, "recording.consent")
-        return consent is not None and bool(consent.payload.get("payload", {}).get("granted"))
-
-    async def attach_recording(self, session_id: str, recording: RecordingRef) -> bool:
-        """Reference the session's recording unless it has one; returns whether it was attached."""
-        return await self._repos.sessions.attach_recording(session_id, recording)
 
     async def abandon_stale(self) -> int:
         """Abandon active sessions with no connection and no activity for the configured time."""

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-from server.http.callers import is_staff, load_session, principal
+from server.http.callers import is_staff, load_session, path_session_id, principal
 from server.http.deps import deps
 from server.http.request import query_model
 from server.http.routing import ApiRoute, Operation
@@ -113,6 +113,13 @@ async def refresh_token(request: Request) -> JSONResponse:
     return JSONResponse(body.to_wire(), headers=NO_STORE)
 
 
+async def delete_session(request: Request) -> Response:
+    """Delete the session with its events and recording (its candidate's user token, or an admin)."""
+    caller = await principal(request)
+    await deps(request).service.deletion.delete(caller, path_session_id(request))
+    return Response(status_code=204, headers=NO_STORE)
+
+
 ROUTES = [
     ApiRoute(
         "/api/interview/sessions",
@@ -134,6 +141,18 @@ ROUTES = [
             errors=(401, 404, 503),
             tags=("sessions",),
         ),
+    ),
+    ApiRoute(
+        "/api/interview/sessions/{sessionId}",
+        delete_session,
+        Operation(
+            "Delete the session, its events and its recording for good (its candidate's user token, or an"
+            " admin); a tombstone records who did it",
+            {204: None},
+            errors=(401, 404, 503),
+            tags=("sessions",),
+        ),
+        methods=("DELETE",),
     ),
     ApiRoute(
         "/api/interview/sessions/{sessionId}/details",
