@@ -24,15 +24,25 @@ from server.sessions.errors import (
 from server.sessions.event_log import AppendResult, LiveSession, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
+from server.sessions.integrity import (
+    INTEGRITY_EVENT_NAMES,
+    FastAnswer,
+    IntegritySignals,
+    SessionIntegrity,
+    integrity_signals,
+    reading_seconds,
+)
 from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
 from server.sessions.payloads import (
     CLIENT_EVENT_TYPES,
     MAX_EVENT_AGE,
     MAX_PAYLOAD_CHARS,
     MAX_TEXT_CHARS,
+    NAMED_EVENT_PAYLOADS,
     AnswerStartPayload,
     AnswerSubmitPayload,
     NamedEventPayload,
+    PastePayload,
     QuestionId,
     QuestionNextPayload,
     SessionControlPayload,
@@ -42,8 +52,9 @@ from server.sessions.payloads import (
     validate_client_payload,
 )
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
-from server.sessions.reading import OfflinePack
-from server.sessions.review import QuestionReview, ReviewActivity, build_review
+from server.sessions.reading import OfflinePack, SessionQuery
+from server.sessions.recording_links import LINK_TTL_SECONDS, RecordingLink, RecordingLinks
+from server.sessions.review import NamedEventReview, QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, IngestOutcome, KnownSession, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
@@ -58,11 +69,14 @@ __all__ = [
     "CLIENT_EVENT_TYPES",
     "COMMAND_TYPES",
     "INT64_MAX",
+    "INTEGRITY_EVENT_NAMES",
+    "LINK_TTL_SECONDS",
     "MAX_DEPTH",
     "MAX_EVENT_AGE",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_CHARS",
     "MAX_TEXT_CHARS",
+    "NAMED_EVENT_PAYLOADS",
     "STATE_EVENT_TYPES",
     "SYSTEM_CLOCK",
     "TRACED_CLIENT_EVENTS",
@@ -81,26 +95,34 @@ __all__ = [
     "DomainError",
     "ErrorCode",
     "EventType",
+    "FastAnswer",
     "IngestOutcome",
+    "IntegritySignals",
     "IssuedToken",
     "KnownSession",
     "LiveSession",
     "NamedEventPayload",
+    "NamedEventReview",
     "NewClientEvent",
     "NoObserver",
     "OfflinePack",
+    "PastePayload",
     "Principal",
     "QuestionId",
     "QuestionNextPayload",
     "QuestionReview",
     "QuestionView",
+    "RecordingLink",
+    "RecordingLinks",
     "ReviewActivity",
     "Role",
     "ServiceConfig",
     "SessionControlPayload",
     "SessionHub",
+    "SessionIntegrity",
     "SessionObserver",
     "SessionPrincipal",
+    "SessionQuery",
     "SessionService",
     "SessionTokens",
     "StartLimit",
@@ -116,6 +138,7 @@ __all__ = [
     "client_event_time",
     "client_event_type",
     "forbidden",
+    "integrity_signals",
     "invalid_application",
     "is_unreachable",
     "json_depth",
@@ -123,6 +146,7 @@ __all__ = [
     "payload_too_large",
     "printable",
     "rate_limited",
+    "reading_seconds",
     "session_closed",
     "session_not_found",
     "storage_unavailable",

@@ -11,6 +11,7 @@ from server.http.routes import (
     offline_pack,
     pages,
     recording,
+    recording_links,
     scoring,
     session_actions,
     session_events,
@@ -30,6 +31,7 @@ _MODULES = (
     session_events,
     analytics,
     recording,
+    recording_links,
 )
 
 

@@ -69,6 +69,11 @@ def _check_range(request: Request, response: FileResponse, size: int) -> None:
 
 async def get_recording(request: Request) -> Response:
     _caller, session = await load_session(request)
+    return await recording_response(request, session)
+
+
+async def recording_response(request: Request, session: SessionDoc) -> Response:
+    """The session's recording (Range requests answered), for a caller already allowed to read it."""
     path = await asyncio.to_thread(_recording_file, request, session)
     assert session.recording is not None
     filename = f"interview-{session.session_id}{path.suffix}"
