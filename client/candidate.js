@@ -9,12 +9,13 @@
  * @module candidate
  */
 
+import { watchIntegrity } from "./integrity.js";
 import { InterviewClient } from "./interview-client.js";
 import { PageVoice } from "./voice.js";
 
 const TOKEN_KEY = "interview.userToken";
 // Keep in step with service-worker.js, which drops every other cache.
-const CACHE_NAME = "interview-shell-v3";
+const CACHE_NAME = "interview-shell-v4";
 const SHELL = [
   "/client/api.js",
   "/client/backoff.js",
@@ -26,6 +27,7 @@ const SHELL = [
   "/client/offline-engine.js",
   "/client/offline-store.js",
   "/client/fallback-questions.js",
+  "/client/integrity.js",
   "/client/local-recorder.js",
   "/client/media.js",
   "/client/session-start.js",
@@ -543,6 +545,7 @@ function wireControls(client) {
       client.reportEvent(document.hidden ? "tab.hidden" : "tab.visible").catch(() => {});
     }
   });
+  watchIntegrity(client, ui.answer);
 }
 
 // ----- start-up -----------------------------------------------------------------

@@ -7,7 +7,7 @@
  */
 
 // Keep in step with candidate.js, which fills it; a new name drops the old copies.
-const CACHE_NAME = "interview-shell-v3";
+const CACHE_NAME = "interview-shell-v4";
 
 self.addEventListener("install", () => {
   self.skipWaiting();

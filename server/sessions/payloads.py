@@ -78,7 +78,7 @@ class NamedEventPayload(ClientPayload):
 class PastePayload(ClientPayload):
     """The inner payload of an `answer.paste` event: what was pasted in the answer box (its length, never the text)."""
 
-    chars: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    chars: Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
     question_id: QuestionId | None = None
 
 
