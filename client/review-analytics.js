@@ -24,7 +24,7 @@ export async function showAnalytics(window, charts, summary) {
     `${report.totalSessions} session(s) from ${report.from.slice(0, 10)} to ${report.to.slice(0, 10)}, ` +
     `${report.completedSessions} completed (${Math.round(report.completionRate * 100)} %), ` +
     `average duration ${formatDuration(report.averageDurationSeconds)}, ` +
-    `${report.scoredSessions} scored, average score ${report.averageScore ?? "–"}.`;
+    `${report.scoredSessions} scored, average score ${report.averageScore == null ? "–" : report.averageScore.toFixed(1)}.`;
   charts.replaceChildren(
     barChart({
       id: "chart-sessions",

@@ -8,8 +8,9 @@
 import { el, svg } from "./review-dom.js";
 
 const WIDTH = 560;
-const HEIGHT = 220;
-const PAD = { left: 44, right: 12, top: 12, bottom: 46 };
+const HEIGHT = 180;
+const PAD = { left: 44, right: 12, top: 10, bottom: 40 };
+const MAX_BAR = 48;
 
 /**
  * @typedef {Object} Series
@@ -82,14 +83,14 @@ function figure(series, draw) {
   return el("figure", { class: "card figure", id: series.id }, el("figcaption", { text: series.title }), chart, table);
 }
 
-/** @param {number} value */
-const formatValue = (value) => String(Math.round(value * 10) / 10);
+/** @param {number} value two significant digits for small values, one decimal otherwise */
+const formatValue = (value) => (value !== 0 && Math.abs(value) < 1 ? String(Number(value.toPrecision(2))) : String(Math.round(value * 10) / 10));
 
 /** @param {Series} series */
 export function barChart(series) {
   return figure(series, (frame) =>
     series.values.map((value, index) => {
-      const width = Math.max(2, frame.slot * 0.7);
+      const width = Math.min(MAX_BAR, Math.max(2, frame.slot * 0.7));
       return svg(
         "rect",
         { class: "bar", x: frame.x(index) - width / 2, y: frame.y(value), width, height: frame.base - frame.y(value) },

@@ -56,6 +56,7 @@ export function formatTime(iso) {
 /** @param {number | null | undefined} seconds */
 export function formatDuration(seconds) {
   if (seconds == null) return "–";
+  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
   const whole = Math.round(seconds);
   const minutes = Math.floor(whole / 60);
   return minutes ? `${minutes} min ${whole % 60} s` : `${whole} s`;

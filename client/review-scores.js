@@ -6,12 +6,16 @@
 
 import { el, formatScore } from "./review-dom.js";
 
+// The scorer lists every matched word and word pair; the first few say enough on screen.
+const MAX_TERMS = 8;
+
 /** @param {any} point */
 function pointItem(point) {
   const state = point.covered ? "covered" : point.similarity >= 0.3 ? "partly" : "missing";
   const label = { covered: "Covered", partly: "Partly", missing: "Not found" }[state];
   const evidence = [];
-  if (point.matchedTerms?.length) evidence.push(`words: ${point.matchedTerms.join(", ")}`);
+  const terms = point.matchedTerms || [];
+  if (terms.length) evidence.push(`words: ${terms.slice(0, MAX_TERMS).join(", ")}${terms.length > MAX_TERMS ? "…" : ""}`);
   evidence.push(`similarity ${Math.round(point.similarity * 100)} %`);
   return el(
     "li",
