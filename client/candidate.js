@@ -14,6 +14,7 @@
  */
 
 import { DeviceCheck } from "./device-check.js";
+import { watchIntegrity } from "./integrity.js";
 import { InterviewClient } from "./interview-client.js";
 import { LINK_MESSAGES, readLink } from "./link-state.js";
 import { PageVoice } from "./voice.js";
@@ -36,6 +37,7 @@ const SHELL = [
   "/client/offline-engine.js",
   "/client/offline-store.js",
   "/client/fallback-questions.js",
+  "/client/integrity.js",
   "/client/local-recorder.js",
   "/client/media.js",
   "/client/session-start.js",
@@ -615,6 +617,7 @@ function wireControls(client) {
     // Leaving the tab mid-interview is worth knowing for the reviewer; it never blocks the candidate.
     client.reportEvent(document.hidden ? "tab.hidden" : "tab.visible").catch(() => {});
   });
+  watchIntegrity(client, ui.answer);
 }
 
 // ----- start-up -----------------------------------------------------------------

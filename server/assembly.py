@@ -14,7 +14,15 @@ from server.config import Settings
 from server.http import HttpDeps
 from server.http.auth import Authenticator, UserTokens
 from server.http.request import client_address
-from server.sessions import SYSTEM_CLOCK, Clock, ServiceConfig, SessionService, SessionTokens, StartLimit
+from server.sessions import (
+    SYSTEM_CLOCK,
+    Clock,
+    RecordingLinks,
+    ServiceConfig,
+    SessionService,
+    SessionTokens,
+    StartLimit,
+)
 from server.sessions.scoring import ScoringConfig
 from server.telemetry import SentryObserver
 from storage import (
@@ -49,6 +57,12 @@ def session_tokens(settings: Settings, clock: Clock) -> SessionTokens:
         leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
     )
+
+
+def recording_links(settings: Settings, clock: Clock) -> RecordingLinks:
+    if settings.session_token_secret is None:
+        raise ValueError("secrets must be resolved before building the app")
+    return RecordingLinks(settings.session_token_secret.get_secret_value(), clock=clock)
 
 
 def media_runtime(settings: Settings) -> MediaRuntime:
@@ -136,6 +150,7 @@ class Assembly:
             service=service,
             auth=Authenticator(user_tokens(settings), tokens),
             trusted_proxies=settings.trusted_proxy_networks(),
+            recording_links=recording_links(settings, clock),
             ping_store=database.ping,
             live_status=lambda: {
                 "liveConnections": channel.live_connections,

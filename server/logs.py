@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
+
+# The `sig` of a recording link (server/http/routes/recording_links.py) is a credential for minutes.
+_SIGNATURE = re.compile(r"(^|[?&])sig=[^&\s\"]+")
+
+
+def redact_signatures(text: str) -> str:
+    """`text` with every `sig=` query value replaced by `[redacted]`."""
+    return _SIGNATURE.sub(r"\1sig=[redacted]", text)
+
+
+class _RedactSignatures(logging.Filter):
+    """uvicorn's access log prints the path with its query string: never the signature of a link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_signatures(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_signatures(record.msg)
+        return True
 
 
 class _SessionFilter(logging.Filter):
@@ -19,3 +39,6 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactSignatures) for f in access.filters):
+        access.addFilter(_RedactSignatures())

@@ -8,6 +8,7 @@ from typing import Any
 import sentry_sdk
 
 from server.config import Settings
+from server.logs import redact_signatures
 from server.sessions import TRACED_CLIENT_EVENTS, EventType
 from storage import EventDoc, SessionDoc
 
@@ -24,6 +25,9 @@ def _strip_secrets(event: Any, _hint: Any) -> Any:
                 if name.lower() in ("authorization", "cookie", "sec-websocket-protocol"):
                     headers[name] = "[Filtered]"
         request.pop("cookies", None)
+        for key in ("url", "query_string"):
+            if isinstance(request.get(key), str):
+                request[key] = redact_signatures(request[key])
     return event
 
 

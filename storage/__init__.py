@@ -3,7 +3,7 @@
 Every MongoDB operator and pipeline of the server lives in this package.
 """
 
-from storage.analytics import AnalyticsRows, DayRow, session_analytics_rows
+from storage.analytics import SCORE_BUCKET_WIDTH, AnalyticsRows, DayRow, session_analytics_rows
 from storage.applications import ApplicationRepository
 from storage.change_feed import Change, ChangeFeed, ConnectionClaimed, EventStored, SeqsReserved, SessionDeleted
 from storage.connections import Claim, ConnectionClaims
@@ -54,6 +54,7 @@ from storage.tombstones import TombstoneRepository
 __all__ = [
     "ACTIVE_STATUSES",
     "RECORDINGS_BUCKET",
+    "SCORE_BUCKET_WIDTH",
     "TERMINAL_STATUSES",
     "Actor",
     "AnalyticsRows",

@@ -10,6 +10,7 @@ from storage.models import SessionStatus
 from storage.sessions import SessionRepository
 
 TOP_CATEGORIES = 10
+SCORE_BUCKET_WIDTH = 10  # finalScore 0-100 in buckets [0, 10), [10, 20) ... [90, 100]
 
 _COMPLETED = {"$eq": ["$status", SessionStatus.COMPLETED.value]}
 # $avg ignores nulls, so this is the mean duration of completed sessions only.
@@ -35,6 +36,13 @@ class AnalyticsRows:
     by_status: dict[str, int] = field(default_factory=dict)
     categories: list[tuple[str, int]] = field(default_factory=list)
     daily: list[DayRow] = field(default_factory=list)
+    scored: int = 0
+    average_score: float | None = None
+    score_buckets: dict[int, int] = field(default_factory=dict)  # bucket's lower bound -> sessions
+
+
+_LAST_BUCKET = 100 - SCORE_BUCKET_WIDTH
+_SCORED = {"$match": {"finalScore": {"$type": "number"}}}
 
 
 def analytics_pipeline(start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -73,6 +81,30 @@ def analytics_pipeline(start: datetime, end: datetime) -> list[dict[str, Any]]:
                     },
                     {"$sort": {"_id": 1}},
                 ],
+                "scores": [
+                    _SCORED,
+                    {"$group": {"_id": None, "scored": {"$sum": 1}, "averageScore": {"$avg": "$finalScore"}}},
+                ],
+                # A score of 100 goes in the last bucket, so there are exactly 100 / SCORE_BUCKET_WIDTH.
+                "scoreBuckets": [
+                    _SCORED,
+                    {
+                        "$group": {
+                            "_id": {
+                                "$min": [
+                                    _LAST_BUCKET,
+                                    {
+                                        "$multiply": [
+                                            {"$floor": {"$divide": ["$finalScore", SCORE_BUCKET_WIDTH]}},
+                                            SCORE_BUCKET_WIDTH,
+                                        ]
+                                    },
+                                ]
+                            },
+                            "count": {"$sum": 1},
+                        }
+                    },
+                ],
             }
         },
         {
@@ -80,6 +112,8 @@ def analytics_pipeline(start: datetime, end: datetime) -> list[dict[str, Any]]:
                 "byStatus": 1,
                 "categories": 1,
                 "daily": 1,
+                "scores": 1,
+                "scoreBuckets": 1,
                 "totals": {
                     "$ifNull": [{"$arrayElemAt": ["$totals", 0]}, {"total": 0, "completed": 0, "averageDuration": None}]
                 },
@@ -108,6 +142,7 @@ async def session_analytics_rows(sessions: SessionRepository, start: datetime, e
     rows = await sessions.aggregate(analytics_pipeline(start, end))
     result = rows[0] if rows else {}
     totals = result.get("totals") or {}
+    scores = (result.get("scores") or [{}])[0]
     return AnalyticsRows(
         total=int(totals.get("total", 0)),
         completed=int(totals.get("completed", 0)),
@@ -124,4 +159,7 @@ async def session_analytics_rows(sessions: SessionRepository, start: datetime, e
             )
             for row in result.get("daily", [])
         ],
+        scored=int(scores.get("scored", 0)),
+        average_score=_float(scores.get("averageScore")),
+        score_buckets={int(row["_id"]): int(row["count"]) for row in result.get("scoreBuckets", [])},
     )

@@ -32,6 +32,10 @@ class SessionFilter:
     candidate_id: str | None = None
     application_id: str | None = None
     statuses: list[SessionStatus] = field(default_factory=list)
+    started_from: datetime | None = None  # inclusive
+    started_before: datetime | None = None  # exclusive
+    min_score: float | None = None  # inclusive, on finalScore; unscored sessions never match a score bound
+    max_score: float | None = None  # inclusive
 
     def query(self) -> dict[str, Any]:
         query: dict[str, Any] = {}
@@ -43,6 +47,14 @@ class SessionFilter:
             query["applicationId"] = self.application_id
         if self.statuses:
             query["status"] = {"$in": [s.value for s in self.statuses]}
+        started = {
+            op: bound for op, bound in (("$gte", self.started_from), ("$lt", self.started_before)) if bound is not None
+        }
+        if started:
+            query["startedAt"] = started
+        score = {op: bound for op, bound in (("$gte", self.min_score), ("$lte", self.max_score)) if bound is not None}
+        if score:
+            query["finalScore"] = {"$type": "number", **score}
         return query
 
 

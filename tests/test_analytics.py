@@ -19,7 +19,12 @@ def at(text: str) -> datetime:
 
 
 def past_session(
-    started: str, status: SessionStatus, categories: list[str], asked: int, duration: float | None = None
+    started: str,
+    status: SessionStatus,
+    categories: list[str],
+    asked: int,
+    duration: float | None = None,
+    score: float | None = None,
 ) -> dict[str, Any]:
     """A session document as the server stores it, started in the past (before this API existed)."""
     started_at = at(started)
@@ -43,6 +48,7 @@ def past_session(
         started_at=started_at,
         completed_at=started_at + timedelta(seconds=duration or 0) if ended else None,
         duration=duration,
+        final_score=score,
         questions=questions,
         current_question_number=asked,
         asked_question_number=asked,
@@ -93,6 +99,25 @@ async def test_figures_for_a_past_window(client: httpx.AsyncClient, history: Non
         {"date": "2020-03-02", "total": 1, "completed": 0, "averageDurationSeconds": None},
         {"date": "2020-03-03", "total": 1, "completed": 0, "averageDurationSeconds": None},
     ]
+
+
+SCORED = [
+    past_session("2021-05-03T09:00:00", SessionStatus.COMPLETED, ["technical"], 1, 60.0, score=score)
+    for score in (0.0, 9.99, 10.0, 55.5, 100.0)
+]
+
+
+async def test_score_distribution_lists_every_bucket(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    async with store_of(server) as db:
+        await db.interviewSessions.insert_many([dict(d) for d in SCORED])
+    body = await report(client, **{"from": "2021-05-01", "to": "2021-05-31"})
+    assert (body["scoredSessions"], body["averageScore"]) == (5, 35.098)
+    counts = {bucket["from"]: bucket["count"] for bucket in body["scoreDistribution"]}
+    assert [(b["from"], b["to"]) for b in body["scoreDistribution"]] == [(n, n + 10) for n in range(0, 100, 10)]
+    assert counts == {0: 2, 10: 1, 20: 0, 30: 0, 40: 0, 50: 1, 60: 0, 70: 0, 80: 0, 90: 1}  # 100 is in the last
+    empty = await report(client, **{"from": "2019-01-01", "to": "2019-01-31"})
+    assert empty["scoredSessions"] == 0 and empty["averageScore"] is None
+    assert {b["count"] for b in empty["scoreDistribution"]} == {0}
 
 
 async def test_datetime_bounds_are_from_inclusive_to_exclusive(client: httpx.AsyncClient, history: None) -> None:

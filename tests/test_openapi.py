@@ -126,7 +126,11 @@ async def test_session_endpoints_name_their_bodies(document: dict[str, Any]) -> 
     assert upload["required"] is True
     assert document["paths"][f"{base}/pause"]["post"]["requestBody"]["required"] is False
     queries = {p["name"] for p in document["paths"]["/api/interview/sessions"]["get"]["parameters"]}
-    assert queries == {"status", "applicationId", "limit", "cursor"}
+    assert queries == {"status", "applicationId", "from", "to", "minScore", "maxScore", "limit", "cursor"}
+    assert schema_of(f"{base}/recording-link", "post", "200") == "RecordingLinkResponse"
+    linked = document["paths"]["/api/interview/recordings/{sessionId}"]["get"]
+    assert [(p["name"], p["required"]) for p in linked["parameters"] if p["in"] == "query"] == [("sig", True)]
+    assert "security" not in linked  # the signed link is the only credential
     analytics = {p["name"] for p in document["paths"]["/api/interview/analytics"]["get"]["parameters"]}
     assert analytics == {"from", "to"}
 

@@ -160,8 +160,10 @@ naming its `id`); the messages around it are stored and acked as usual.
 {event_rows}
 
 `event` names are free-form (`^[a-z][a-z0-9_.-]{{0,63}}$`), e.g. `tab.hidden`, `mic.muted`,
-`network.quality`, `offline.mode`. The browser's tracing events {forwarded} are also
-forwarded to Sentry, tagged with the session.
+`network.quality`, `offline.mode`, and so are their payloads, except `answer.paste`, whose
+`payload` must be `{{"chars": <integer >= 0>, "questionId"?: <id>}}` (the length pasted, never
+the text; integrity signals, [review.md](review.md#integrity-signals)).
+The browser's tracing events {forwarded} are also forwarded to Sentry, tagged with the session.
 
 ## Commands: one handler each, two policies
 

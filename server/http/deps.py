@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 from server.config import Settings
 from server.http.auth import Authenticator
 from server.http.request import Network
-from server.sessions import SessionService
+from server.sessions import RecordingLinks, SessionService
 
 STATE_KEY = "http"
 
@@ -22,6 +22,7 @@ class HttpDeps:
     service: SessionService
     auth: Authenticator
     trusted_proxies: list[Network]
+    recording_links: RecordingLinks
     # Health probes: the store's ping, and counters the realtime side reports (connections, media...).
     ping_store: Callable[[], Awaitable[None]]
     live_status: Callable[[], dict[str, Any]] = field(default=lambda: {})

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from server.http.wire import QuestionOut
-from server.sessions import INT64_MAX, MAX_TEXT_CHARS, AnalyticsReport, QuestionId, QuestionReview, ReviewActivity
+from server.sessions import (
+    INT64_MAX,
+    MAX_TEXT_CHARS,
+    AnalyticsReport,
+    QuestionId,
+    QuestionReview,
+    ReviewActivity,
+    SessionIntegrity,
+)
 from server.sessions.wire_types import CanonicalUuid, RequestModel, ResourceId
 from storage import (
     CamelModel,
@@ -30,6 +38,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # `active` (in_progress or paused) or one status.
 StatusFilter = Annotated[str, StringConstraints(pattern=r"^(active|in_progress|paused|completed|abandoned|error)$")]
 EventType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 
 class SessionOut(CamelModel):
@@ -70,11 +79,36 @@ _STORED_FIELDS = set(SessionOut.model_fields) - {"question_count", "current_ques
 _STAFF_FIELDS = {"final_score", "score_breakdown"}
 
 
-class SessionListQuery(RequestModel):
+class WindowQuery(RequestModel):
+    """`from` is inclusive, `to` exclusive; a plain date means midnight UTC (a `to` date includes that day)."""
+
+    from_: AwareDatetime | date | None = Field(default=None, alias="from")
+    to: AwareDatetime | date | None = None
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # pydantic would also read a number as a Unix time: the documented forms are ISO 8601 only.
+        if isinstance(value, str) and not _ISO_DATE.match(value):
+            raise ValueError("must be an ISO 8601 date or date-time")
+        return value
+
+
+class SessionListQuery(WindowQuery):
+    """Filters combine (all must hold); `from`/`to` bound `startedAt`; score bounds are inclusive, staff only."""
+
     status: StatusFilter | None = None
     application_id: ResourceId | None = None
+    min_score: Score | None = Field(default=None, description="Staff only: finalScore >= minScore (scored sessions)")
+    max_score: Score | None = Field(default=None, description="Staff only: finalScore <= maxScore (scored sessions)")
     limit: int = Field(default=20, ge=1, le=100)
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionListQuery:
+        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
+            raise ValueError("minScore must not be above maxScore")
+        return self
 
 
 class SessionListResponse(CamelModel):
@@ -209,21 +243,25 @@ class SessionDetails(CamelModel):
         description="Staff only: scores by question with their explanations (null until scored, and for the"
         " candidate); they assist a human reviewer",
     )
+    integrity: SessionIntegrity | None = Field(
+        default=None,
+        description="Staff only: the session's integrity signals (facts, not verdicts; per question in `questions`)",
+    )
 
 
-class AnalyticsQuery(RequestModel):
+class AnalyticsQuery(WindowQuery):
     """`from` is inclusive, `to` exclusive; a plain date means midnight UTC (a `to` date includes that day)."""
 
-    from_: AwareDatetime | date | None = Field(default=None, alias="from")
-    to: AwareDatetime | date | None = None
 
-    @field_validator("from_", "to", mode="before")
-    @classmethod
-    def _iso_only(cls, value: object) -> object:
-        # pydantic would also read a number as a Unix time: the documented forms are ISO 8601 only.
-        if isinstance(value, str) and not _ISO_DATE.match(value):
-            raise ValueError("must be an ISO 8601 date or date-time")
-        return value
+class RecordingLinkResponse(CamelModel):
+    url: str = Field(description="Same-origin path of the recording, valid until `expiresAt` (no other auth needed)")
+    expires_at: datetime
+
+
+class RecordingLinkQuery(RequestModel):
+    sig: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        description="The signed token from POST .../recording-link"
+    )
 
 
 __all__ = [
@@ -241,6 +279,8 @@ __all__ = [
     "EventSummary",
     "EventsPage",
     "EventsQuery",
+    "RecordingLinkQuery",
+    "RecordingLinkResponse",
     "RefusedEvent",
     "SessionDetails",
     "SessionListQuery",
@@ -248,4 +288,5 @@ __all__ = [
     "SessionOut",
     "SessionTokenResponse",
     "TransitionRequest",
+    "WindowQuery",
 ]

@@ -26,15 +26,25 @@ from server.sessions.event_log import AppendResult, LiveSession, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
 from server.sessions.ingest import IngestOutcome, KnownSession
+from server.sessions.integrity import (
+    INTEGRITY_EVENT_NAMES,
+    FastAnswer,
+    IntegritySignals,
+    SessionIntegrity,
+    integrity_signals,
+    reading_seconds,
+)
 from server.sessions.observer import TRACED_CLIENT_EVENTS, NoObserver, SessionObserver
 from server.sessions.payloads import (
     CLIENT_EVENT_TYPES,
     MAX_EVENT_AGE,
     MAX_PAYLOAD_CHARS,
     MAX_TEXT_CHARS,
+    NAMED_EVENT_PAYLOADS,
     AnswerStartPayload,
     AnswerSubmitPayload,
     NamedEventPayload,
+    PastePayload,
     QuestionId,
     QuestionNextPayload,
     SessionControlPayload,
@@ -44,9 +54,10 @@ from server.sessions.payloads import (
     validate_client_payload,
 )
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
-from server.sessions.reading import LinkState, LinkStatus, OfflinePack
+from server.sessions.reading import LinkState, LinkStatus, OfflinePack, SessionQuery
+from server.sessions.recording_links import LINK_TTL_SECONDS, RecordingLink, RecordingLinks
 from server.sessions.recordings import LiveRecording, LiveSegment, SessionRecordings, StoredAudio, recording_exists
-from server.sessions.review import QuestionReview, ReviewActivity, build_review
+from server.sessions.review import NamedEventReview, QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
 from server.sessions.starting import StartLimit, StartOutcome
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
@@ -61,11 +72,14 @@ __all__ = [
     "CLIENT_EVENT_TYPES",
     "COMMAND_TYPES",
     "INT64_MAX",
+    "INTEGRITY_EVENT_NAMES",
+    "LINK_TTL_SECONDS",
     "MAX_DEPTH",
     "MAX_EVENT_AGE",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_CHARS",
     "MAX_TEXT_CHARS",
+    "NAMED_EVENT_PAYLOADS",
     "STATE_EVENT_TYPES",
     "SYSTEM_CLOCK",
     "TRACED_CLIENT_EVENTS",
@@ -84,7 +98,9 @@ __all__ = [
     "DomainError",
     "ErrorCode",
     "EventType",
+    "FastAnswer",
     "IngestOutcome",
+    "IntegritySignals",
     "IssuedToken",
     "KnownSession",
     "LinkState",
@@ -93,22 +109,28 @@ __all__ = [
     "LiveSegment",
     "LiveSession",
     "NamedEventPayload",
+    "NamedEventReview",
     "NewClientEvent",
     "NoObserver",
     "OfflinePack",
+    "PastePayload",
     "Principal",
     "QuestionId",
     "QuestionNextPayload",
     "QuestionReview",
     "QuestionView",
+    "RecordingLink",
+    "RecordingLinks",
     "ReviewActivity",
     "Role",
     "ServiceConfig",
     "SessionControlPayload",
     "SessionDeletion",
     "SessionHub",
+    "SessionIntegrity",
     "SessionObserver",
     "SessionPrincipal",
+    "SessionQuery",
     "SessionRecordings",
     "SessionService",
     "SessionTokens",
@@ -126,6 +148,7 @@ __all__ = [
     "client_event_time",
     "client_event_type",
     "forbidden",
+    "integrity_signals",
     "invalid_application",
     "is_unreachable",
     "json_depth",
@@ -134,6 +157,7 @@ __all__ = [
     "payload_too_large",
     "printable",
     "rate_limited",
+    "reading_seconds",
     "recording_exists",
     "session_closed",
     "session_not_found",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from storage import AnalyticsRows, CamelModel, SessionStatus
+from storage import SCORE_BUCKET_WIDTH, AnalyticsRows, CamelModel, SessionStatus
 
 
 class CategoryCount(CamelModel):
@@ -21,6 +21,14 @@ class DailyPoint(CamelModel):
     average_duration_seconds: float | None = None
 
 
+class ScoreBucket(CamelModel):
+    """Scored sessions with `from <= finalScore < to` (the last bucket includes 100)."""
+
+    from_: int = Field(alias="from")
+    to: int
+    count: int
+
+
 class AnalyticsReport(CamelModel):
     """Sessions started in [from, to)."""
 
@@ -33,6 +41,11 @@ class AnalyticsReport(CamelModel):
     sessions_by_status: dict[str, int]
     question_categories: list[CategoryCount] = Field(description="Categories of the questions asked, most common first")
     daily: list[DailyPoint] = Field(description="Per UTC day; days without sessions are omitted")
+    scored_sessions: int = Field(default=0, description="Sessions with a final score")
+    average_score: float | None = Field(default=None, description="Mean final score of the scored sessions")
+    score_distribution: list[ScoreBucket] = Field(
+        default_factory=list, description="Scored sessions by final score, every bucket listed (zero when empty)"
+    )
 
 
 def _rounded(value: float | None) -> float | None:
@@ -60,5 +73,11 @@ def analytics_report(rows: AnalyticsRows, start: datetime, end: datetime) -> Ana
                 average_duration_seconds=_rounded(day.average_duration),
             )
             for day in rows.daily
+        ],
+        scored_sessions=rows.scored,
+        average_score=_rounded(rows.average_score),
+        score_distribution=[
+            ScoreBucket(from_=low, to=low + SCORE_BUCKET_WIDTH, count=rows.score_buckets.get(low, 0))
+            for low in range(0, 100, SCORE_BUCKET_WIDTH)
         ],
     )

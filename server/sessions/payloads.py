@@ -81,6 +81,18 @@ class NamedEventPayload(ClientPayload):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class PastePayload(ClientPayload):
+    """The inner payload of an `answer.paste` event: what was pasted in the answer box (its length, never the text)."""
+
+    chars: Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
+    question_id: QuestionId | None = None
+
+
+# Named events whose inner `payload` has a model (integrity signals, server/sessions/integrity.py);
+# every other name keeps a free-form payload.
+NAMED_EVENT_PAYLOADS: dict[str, type[ClientPayload]] = {"answer.paste": PastePayload}
+
+
 class SessionControlPayload(ClientPayload):
     """The candidate pauses, resumes or ends the interview (`session.pause/resume/complete`).
 
@@ -141,6 +153,12 @@ def validate_client_payload(type_: str, payload: Any) -> dict[str, Any]:
         parsed = model.model_validate(payload)
     except ValidationError as error:
         raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {type_} payload", validation_details(error)) from None
+    if isinstance(parsed, NamedEventPayload) and (inner := NAMED_EVENT_PAYLOADS.get(parsed.name)) is not None:
+        try:
+            parsed.payload = inner.model_validate(parsed.payload).to_wire(exclude_none=True)
+        except ValidationError as error:
+            details = [{**d, "field": f"payload.{d['field']}"} for d in validation_details(error)]
+            raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {parsed.name} payload", details) from None
     stored = parsed.to_wire(exclude_none=True)
     if payload_chars(stored) > MAX_PAYLOAD_CHARS:
         raise DomainError(

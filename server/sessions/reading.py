@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from server.sessions.clock import Clock
-from server.sessions.errors import invalid_application
+from server.sessions.errors import forbidden, invalid_application
 from server.sessions.event_log import EventLog
 from server.sessions.principals import Principal, SessionPrincipal, UserPrincipal
 from server.sessions.questions import select_questions
@@ -49,27 +49,48 @@ class OfflinePack(CamelModel):
     generated_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionQuery:
+    """Which sessions a listing wants, newest first; `before` is the previous page's last (startedAt, sessionId)."""
+
+    statuses: list[SessionStatus] = field(default_factory=list)
+    application_id: str | None = None
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    limit: int = 20
+    before: tuple[datetime, str] | None = None
+
+    @property
+    def by_score(self) -> bool:
+        return self.min_score is not None or self.max_score is not None
+
+
 class SessionReader:
     def __init__(self, repos: Repositories, event_log: EventLog, clock: Clock) -> None:
         self._repos = repos
         self._log = event_log
         self._clock = clock
 
-    async def list_for(
-        self,
-        principal: Principal,
-        *,
-        statuses: list[SessionStatus] | None,
-        application_id: str | None,
-        limit: int,
-        before: tuple[datetime, str] | None,
-    ) -> list[SessionDoc]:
-        where = SessionFilter(application_id=application_id, statuses=list(statuses or []))
+    async def list_for(self, principal: Principal, query: SessionQuery) -> list[SessionDoc]:
+        staff = not isinstance(principal, SessionPrincipal) and principal.is_staff
+        if query.by_score and not staff:
+            # Scores are for the reviewers: filtering by them would tell a candidate theirs.
+            raise forbidden("Score filters are for recruiters and admins")
+        where = SessionFilter(
+            application_id=query.application_id,
+            statuses=list(query.statuses),
+            started_from=query.started_from,
+            started_before=query.started_before,
+            min_score=query.min_score,
+            max_score=query.max_score,
+        )
         if isinstance(principal, SessionPrincipal):
             where = replace(where, session_id=principal.session_id)
-        elif not principal.is_staff:
+        elif not staff:
             where = replace(where, candidate_id=principal.subject)
-        return await self._repos.sessions.find_page(where, limit, before)
+        return await self._repos.sessions.find_page(where, query.limit, query.before)
 
     async def offline_pack(self, principal: UserPrincipal, application_id: str) -> OfflinePack:
         """Exactly the questions the server will ask: selection is deterministic per application."""

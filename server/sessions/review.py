@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from server.sessions.event_types import TRANSCRIPT_TYPES, EventType
+from server.sessions.integrity import IntegritySignals, integrity_signals
 from storage import CamelModel, EventDoc, QuestionSnapshot, SessionDoc
 
 # The event types a review reads; everything else only counts in the summary.
@@ -18,6 +19,7 @@ REVIEW_EVENT_TYPES: list[str] = [
     EventType.ANSWER_RECORDED,
     EventType.TRANSCRIPT,
     EventType.TRANSCRIPT_FINAL,
+    EventType.EVENT,
 ]
 
 
@@ -43,9 +45,19 @@ class TranscriptReview(CamelModel):
     source: str = Field(description="`client` (browser recogniser) or `server` (server-side transcription)")
 
 
+class NamedEventReview(CamelModel):
+    """A named client event (`tab.hidden`, `answer.paste`, `recording.consent`...) as the timeline shows it."""
+
+    seq: int
+    ts: datetime
+    name: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
 class ReviewActivity(CamelModel):
     answers: list[AnswerReview] = Field(default_factory=list)
     transcripts: list[TranscriptReview] = Field(default_factory=list)
+    events: list[NamedEventReview] = Field(default_factory=list)
 
 
 class QuestionReview(QuestionSnapshot):
@@ -55,6 +67,10 @@ class QuestionReview(QuestionSnapshot):
     asked: bool
     answers: list[AnswerReview] = Field(default_factory=list)
     transcripts: list[TranscriptReview] = Field(default_factory=list)
+    events: list[NamedEventReview] = Field(default_factory=list)
+    integrity: IntegritySignals | None = Field(
+        default=None, description="Staff only: facts about how the question was taken, not verdicts"
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -90,6 +106,16 @@ def _transcript(event: EventDoc) -> TranscriptReview:
     )
 
 
+def _named(event: EventDoc) -> NamedEventReview:
+    inner = event.payload.get("payload")
+    return NamedEventReview(
+        seq=event.seq,
+        ts=event.ts,
+        name=str(event.payload.get("name", "")),
+        payload=inner if isinstance(inner, dict) else {},
+    )
+
+
 def _asked_at(events: list[EventDoc]) -> tuple[list[datetime], list[str]]:
     """When each question was asked (ascending), from the server's `question` events."""
     asked = sorted((e.ts, str(e.payload.get("id", ""))) for e in events if e.type == EventType.QUESTION)
@@ -105,8 +131,11 @@ def build_review(
     `questionId` belongs to the question being asked at its `ts` (the latest
     `question` event at or before it; the first question if it is earlier than
     all of them). By `ts`, not by seq, so late uploads from an offline client
-    land where they were said. Anything naming no question of the session lands
-    in the second, "unassigned" result.
+    land where they were said. Named client events belong to the question their
+    payload names, else to the one being asked at their `ts`, like transcripts.
+    Anything naming no question of the session lands in the second, "unassigned"
+    result. `include_expected` is the staff view: expected answer points and each
+    question's integrity signals (server/sessions/integrity.py).
     """
     reviews = {
         q.id: QuestionReview(
@@ -123,14 +152,24 @@ def build_review(
         if e.type == EventType.ANSWER_RECORDED and e.payload.get("answerId")
     }
     asked_times, asked_ids = _asked_at(events)
+    if include_expected:  # the staff view
+        for question_id, signals in integrity_signals(session, events)[0].items():
+            reviews[question_id].integrity = signals
+
+    def owner(named: Any, ts: datetime) -> QuestionReview | None:
+        """The question an item names, else the one being asked at `ts`."""
+        if not named and asked_ids:
+            named = asked_ids[max(0, bisect.bisect_right(asked_times, ts) - 1)]
+        return reviews.get(str(named or ""))
+
     for event in events:
         if event.type == EventType.ANSWER_SUBMIT:
             question = reviews.get(str(event.payload.get("questionId", "")))
             (question or unassigned).answers.append(_answer(event, recorded))
         elif event.type in TRANSCRIPT_TYPES:
-            question_id = event.payload.get("questionId")
-            if not question_id and asked_ids:
-                question_id = asked_ids[max(0, bisect.bisect_right(asked_times, event.ts) - 1)]
-            question = reviews.get(str(question_id or ""))
-            (question or unassigned).transcripts.append(_transcript(event))
+            (owner(event.payload.get("questionId"), event.ts) or unassigned).transcripts.append(_transcript(event))
+        elif event.type == EventType.EVENT:
+            inner = event.payload.get("payload")
+            named = inner.get("questionId") if isinstance(inner, dict) else None
+            (owner(named, event.ts) or unassigned).events.append(_named(event))
     return sorted(reviews.values(), key=lambda r: r.number), unassigned

@@ -26,7 +26,7 @@ from server.sessions.ingest import Ingestor, IngestOutcome, KnownSession
 from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
-from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
+from server.sessions.reading import LinkStatus, OfflinePack, SessionQuery, SessionReader
 from server.sessions.recordings import SessionRecordings
 from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.server_events import ServerEvents
@@ -122,19 +122,9 @@ class SessionService:
             return True
         return principal.role == Role.ADMIN or (principal.is_staff and not write)
 
-    async def list_for(
-        self,
-        principal: Principal,
-        *,
-        statuses: list[SessionStatus] | None = None,
-        application_id: str | None = None,
-        limit: int = 20,
-        before: tuple[datetime, str] | None = None,
-    ) -> list[SessionDoc]:
-        """The sessions `principal` may read, newest first (staff: all; others: their own)."""
-        return await self._reader.list_for(
-            principal, statuses=statuses, application_id=application_id, limit=limit, before=before
-        )
+    async def list_for(self, principal: Principal, query: SessionQuery) -> list[SessionDoc]:
+        """The sessions `principal` may read, newest first (staff: all; others: their own; score filters: staff)."""
+        return await self._reader.list_for(principal, query)
 
     async def application_for(self, principal: UserPrincipal, application_id: str) -> ApplicationDoc:
         """The application if the caller owns it (or is staff); otherwise 404 INVALID_APPLICATION."""

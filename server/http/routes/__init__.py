@@ -12,6 +12,7 @@ from server.http.routes import (
     offline_pack,
     pages,
     recording,
+    recording_links,
     scoring,
     session_actions,
     session_events,
@@ -32,6 +33,7 @@ _MODULES = (
     session_events,
     analytics,
     recording,
+    recording_links,
 )
 
 

@@ -21,7 +21,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def _instant(value: datetime | date | None, *, end: bool, field: str) -> datetime | None:
+def instant(value: datetime | date | None, *, end: bool, field: str) -> datetime | None:
     """A datetime as given; a date as midnight UTC (the next midnight for an end, so the day counts)."""
     if value is None:
         return None
@@ -34,8 +34,8 @@ def _instant(value: datetime | date | None, *, end: bool, field: str) -> datetim
 
 def window(query: AnalyticsQuery, now: datetime) -> tuple[datetime, datetime]:
     """[from, to): defaults to the last 30 days; at most 366 days."""
-    end = _instant(query.to, end=True, field="to") or now
-    start = _instant(query.from_, end=False, field="from") or end - DEFAULT_WINDOW
+    end = instant(query.to, end=True, field="to") or now
+    start = instant(query.from_, end=False, field="from") or end - DEFAULT_WINDOW
     if start >= end:
         raise validation_error([{"field": "from", "message": "from must be before to"}])
     if end - start > MAX_WINDOW:

@@ -1,4 +1,4 @@
-"""The candidate page (GET /interview/{applicationId}) and the browser client's files under /client/."""
+"""The candidate page (GET /interview/{applicationId}), the reviewer page (GET /review) and the client's files."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ _CONTENT_TYPES = {
 }
 _MAX_ASSET_BYTES = 2 * 1024 * 1024
 _PAGE = "candidate.html"
+_REVIEW_PAGE = "review.html"
 SERVICE_WORKER = "service-worker.js"
 
 # The page loads only its own scripts and styles and talks only to its own origin
@@ -44,6 +45,11 @@ _PAGE_HEADERS = {
     "Content-Security-Policy": _PAGE_CSP,
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "microphone=(self), camera=(self), geolocation=()",
+}
+# The reviewer page plays recordings and draws plots; it records nothing.
+_REVIEW_HEADERS = {
+    **_PAGE_HEADERS,
+    "Permissions-Policy": "microphone=(), camera=(), geolocation=()",
 }
 
 
@@ -122,6 +128,8 @@ async def client_file(request: Request) -> Response:
     if asset is None:
         raise DomainError(ErrorCode.NOT_FOUND, "Not found")
     headers: dict[str, str] = dict(_PAGE_HEADERS) if name == _PAGE else {}
+    if name == _REVIEW_PAGE:
+        headers = dict(_REVIEW_HEADERS)
     if name == SERVICE_WORKER:
         # The worker lives under /client/ but must control the pages under /interview/.
         headers["Service-Worker-Allowed"] = "/interview/"
@@ -135,6 +143,13 @@ async def candidate_page(request: Request) -> Response:
     if asset is None:
         raise DomainError(ErrorCode.INTERNAL_ERROR, "The candidate page is missing from this install")
     return _asset_response(request, asset, _PAGE_HEADERS)
+
+
+async def review_page(request: Request) -> Response:
+    asset = await _assets.get(_REVIEW_PAGE)
+    if asset is None:
+        raise DomainError(ErrorCode.INTERNAL_ERROR, "The review page is missing from this install")
+    return _asset_response(request, asset, _REVIEW_HEADERS)
 
 
 ROUTES = [
@@ -157,6 +172,17 @@ ROUTES = [
             "The candidate's interview page (HTML; the user token travels in the URL fragment)",
             {200: None},
             errors=(404,),
+            auth=False,
+            tags=("pages",),
+        ),
+        methods=("GET", "HEAD"),
+    ),
+    ApiRoute(
+        "/review",
+        review_page,
+        Operation(
+            "The reviewer page (HTML; a recruiter's or admin's user token travels in the URL fragment or is pasted)",
+            {200: None},
             auth=False,
             tags=("pages",),
         ),

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from server.http.callers import is_staff, load_session, path_session_id, principal
 from server.http.deps import deps
 from server.http.request import query_model
+from server.http.routes.analytics import instant
 from server.http.routing import ApiRoute, Operation
 from server.http.wire_sessions import (
     EventSummary,
@@ -23,7 +24,7 @@ from server.http.wire_sessions import (
     SessionOut,
     SessionTokenResponse,
 )
-from server.sessions import build_review, validation_error
+from server.sessions import SessionQuery, build_review, integrity_signals, validation_error
 from server.sessions.wire_types import Uuid
 from storage import ACTIVE_STATUSES, SessionDoc, SessionStatus
 
@@ -60,16 +61,27 @@ async def list_sessions(request: Request) -> JSONResponse:
     caller = await principal(request)
     query = query_model(request, SessionListQuery)
     if query.status is None:
-        statuses = None
+        statuses = []
     elif query.status == "active":
         statuses = list(ACTIVE_STATUSES)
     else:
         statuses = [SessionStatus(query.status)]
-    before = decode_cursor(query.cursor) if query.cursor else None
-    # One extra row tells whether another page exists without a count query.
-    found = await deps(request).service.list_for(
-        caller, statuses=statuses, application_id=query.application_id, limit=query.limit + 1, before=before
+    started_from = instant(query.from_, end=False, field="from")
+    started_before = instant(query.to, end=True, field="to")
+    if started_from is not None and started_before is not None and started_from >= started_before:
+        raise validation_error([{"field": "from", "message": "from must be before to"}])
+    wanted = SessionQuery(
+        statuses=statuses,
+        application_id=query.application_id,
+        started_from=started_from,
+        started_before=started_before,
+        min_score=query.min_score,
+        max_score=query.max_score,
+        # One extra row tells whether another page exists without a count query.
+        limit=query.limit + 1,
+        before=decode_cursor(query.cursor) if query.cursor else None,
     )
+    found = await deps(request).service.list_for(caller, wanted)
     page = found[: query.limit]
     body = SessionListResponse(
         sessions=[SessionOut.of(s, staff=is_staff(caller)) for s in page],
@@ -86,9 +98,10 @@ async def get_session(request: Request) -> JSONResponse:
 async def session_details(request: Request) -> JSONResponse:
     caller, session = await load_session(request)
     events, counts = await deps(request).service.review_events(session.session_id, MAX_REVIEW_EVENTS + 1)
-    # Expected answer points and scores are for the reviewers, never for the candidate.
+    # Expected answer points, scores and integrity signals are for the reviewers, never for the candidate.
     staff = is_staff(caller)
-    questions, unassigned = build_review(session, events[:MAX_REVIEW_EVENTS], include_expected=staff)
+    read = events[:MAX_REVIEW_EVENTS]
+    questions, unassigned = build_review(session, read, include_expected=staff)
     body = SessionDetails(
         session=SessionOut.of(session, staff=staff),
         questions=questions,
@@ -98,6 +111,7 @@ async def session_details(request: Request) -> JSONResponse:
         ),
         truncated=len(events) > MAX_REVIEW_EVENTS,
         scores=session.scores if staff else None,
+        integrity=integrity_signals(session, read)[1] if staff else None,
     )
     return JSONResponse(body.to_wire(), headers=NO_STORE)
 
@@ -125,10 +139,11 @@ ROUTES = [
         "/api/interview/sessions",
         list_sessions,
         Operation(
-            "The caller's sessions, newest first (staff: every session), with cursor pagination",
+            "The caller's sessions, newest first (staff: every session), filtered by status, application,"
+            " start date and (staff) score range, with cursor pagination",
             {200: SessionListResponse},
             query=SessionListQuery,
-            errors=(400, 401, 503),
+            errors=(400, 401, 403, 503),
             tags=("sessions",),
         ),
     ),
@@ -159,7 +174,7 @@ ROUTES = [
         session_details,
         Operation(
             "The session with its questions, answers and transcripts by question, an event summary and"
-            " (staff only) its scores with their explanations",
+            " (staff only) its scores with their explanations and its integrity signals",
             {200: SessionDetails},
             errors=(401, 404, 503),
             tags=("sessions",),
