@@ -46,7 +46,8 @@ from server.sessions.principals import Principal, Role, SessionPrincipal, UserPr
 from server.sessions.reading import LinkState, LinkStatus, OfflinePack
 from server.sessions.review import QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
-from server.sessions.starting import StartLimit, StartOutcome
+from server.sessions.start_batch import StartOutcome
+from server.sessions.starting import StartLimit
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
 from server.sessions.storable import INT64_MAX, MAX_DEPTH, MAX_JSON_DEPTH, Unstorable, json_depth, unstorable
 from server.sessions.tokens import IssuedToken, SessionTokens

@@ -28,7 +28,8 @@ from server.sessions.principals import Principal, Role, SessionPrincipal, UserPr
 from server.sessions.reading import LinkStatus, OfflinePack, SessionReader
 from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.server_events import ServerEvents
-from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
+from server.sessions.start_batch import StartOutcome
+from server.sessions.starting import SessionStarter, StartLimit
 from storage import (
     TERMINAL_STATUSES,
     ApplicationDoc,
