@@ -19,6 +19,11 @@ class ApplicationRepository:
         document = await self._collection.find_one({"_id": application_id})
         return ApplicationDoc.model_validate(document) if document else None
 
+    async def get_many(self, application_ids: list[str]) -> dict[str, ApplicationDoc]:
+        """These applications by id, in one read (those that exist)."""
+        cursor = self._collection.find({"_id": {"$in": application_ids}})
+        return {d["_id"]: ApplicationDoc.model_validate(d) async for d in cursor}
+
     async def insert(self, application: ApplicationDoc) -> bool:
         """Insert; False when the id is taken."""
         try:

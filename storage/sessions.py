@@ -9,8 +9,9 @@ from typing import Any
 import pymongo
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from storage.errors import DUPLICATE_KEY
 from storage.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -93,6 +94,19 @@ class SessionRepository:
             return False
         return True
 
+    async def insert_many(self, sessions: list[SessionDoc]) -> set[int]:
+        """Insert all in one write; the indexes of those a unique index refused (an active one exists)."""
+        if not sessions:
+            return set()
+        try:
+            await self._collection.insert_many([s.to_document() for s in sessions], ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
+                raise
+            return {int(e["index"]) for e in errors}
+        return set()
+
     async def get(self, session_id: str) -> SessionDoc | None:
         return _session(await self._collection.find_one({"sessionId": session_id}))
 
@@ -116,6 +130,20 @@ class SessionRepository:
             if document.get("clientSessionId") == client_session_id:
                 return _session(document)
         return _session(found[0]) if found else None
+
+    async def find_resumable_many(self, keys: list[tuple[str, str | None]]) -> dict[str, list[SessionDoc]]:
+        """For many (application, client session id) pairs in one read: each application's active
+        session and the session of its client session id, by application."""
+        client_ids = [c for _, c in keys if c is not None]
+        wanted: list[dict[str, Any]] = [{"status": {"$in": [s.value for s in ACTIVE_STATUSES]}}]
+        if client_ids:
+            wanted.append({"clientSessionId": {"$in": client_ids}})
+        query = {"applicationId": {"$in": [a for a, _ in keys]}, "$or": wanted}
+        found: dict[str, list[SessionDoc]] = {}
+        async for document in self._collection.find(query):
+            session = SessionDoc.model_validate(document)
+            found.setdefault(session.application_id, []).append(session)
+        return found
 
     async def find_by_client_session(self, application_id: str, client_session_id: str) -> SessionDoc | None:
         return _session(

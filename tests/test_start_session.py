@@ -133,3 +133,20 @@ async def test_unknown_route_and_method_use_error_shape(client: httpx.AsyncClien
     assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
     wrong_method = await client.get("/api/interview/start-session")
     assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_concurrent_starts_of_many_applications_each_get_their_own_answer(client: httpx.AsyncClient) -> None:
+    """Starts decided in one batch: a stranger's, a retry's and a new one's answers never mix."""
+    applications = [await create_application(client) for _ in range(8)]
+    key = str(uuid.uuid4())
+    first = await start_session(client, applications[0], clientSessionId=key)
+    stranger = {"id": applications[1]["id"], "candidateId": unique("cand")}
+    starts = [start_session(client, a) for a in applications[2:]]
+    starts += [start_session(client, applications[0], clientSessionId=key), start_session(client, stranger)]
+    responses = await asyncio.gather(*starts)
+    *new, retry, refused = responses
+    assert [r.status_code for r in new] == [201] * 6
+    assert len({r.json()["sessionId"] for r in new}) == 6
+    assert retry.status_code == 200 and retry.json()["sessionId"] == first.json()["sessionId"]
+    assert refused.status_code == 404 and refused.json()["code"] == "INVALID_APPLICATION"
+    assert (await start_session(client, applications[1])).status_code == 201  # the stranger took nothing

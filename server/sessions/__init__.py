@@ -59,7 +59,8 @@ from server.sessions.recording_links import LINK_TTL_SECONDS, RecordingLink, Rec
 from server.sessions.recordings import LiveRecording, LiveSegment, SessionRecordings, StoredAudio, recording_exists
 from server.sessions.review import NamedEventReview, QuestionReview, ReviewActivity, build_review
 from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
-from server.sessions.starting import StartLimit, StartOutcome
+from server.sessions.start_batch import StartOutcome
+from server.sessions.starting import StartLimit
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
 from server.sessions.storable import INT64_MAX, MAX_DEPTH, MAX_JSON_DEPTH, Unstorable, json_depth, unstorable
 from server.sessions.tokens import IssuedToken, SessionTokens

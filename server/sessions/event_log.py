@@ -166,28 +166,39 @@ class EventLog:
     # ----- writing ----------------------------------------------------------------------
 
     async def append_initial(self, session_id: str, entries: list[tuple[EventType, dict[str, Any]]]) -> list[EventDoc]:
-        """The first server events of a session inserted with `lastSeq == seqReserved == len(entries)`.
+        """The first server events of a session (see `append_initial_many`)."""
+        return (await self.append_initial_many([(session_id, entries)]))[0]
 
-        Seqs 1..n were reserved by the session's insert itself, which saves a counter
-        round trip on the start-session hot path.
+    async def append_initial_many(
+        self, sessions: list[tuple[str, list[tuple[EventType, dict[str, Any]]]]]
+    ) -> list[list[EventDoc]]:
+        """The first server events of new sessions, each inserted with `lastSeq == seqReserved == len(entries)`.
+
+        Seqs 1..n were reserved by each session's insert itself, and all the sessions'
+        events go in one `insert_many`: concurrent start-sessions share the round trip.
         """
         now = self._clock.now()
-        events = [
-            EventDoc(
-                session_id=session_id,
-                seq=i + 1,
-                type=type_,
-                ts=now,
-                payload=payload,
-                source=EventSource.SERVER,
-                received_at=now,
-            )
-            for i, (type_, payload) in enumerate(entries)
+        per_session = [
+            [
+                EventDoc(
+                    session_id=session_id,
+                    seq=i + 1,
+                    type=type_,
+                    ts=now,
+                    payload=payload,
+                    source=EventSource.SERVER,
+                    received_at=now,
+                )
+                for i, (type_, payload) in enumerate(entries)
+            ]
+            for session_id, entries in sessions
         ]
-        await self._events.insert_many(events)
+        events = [event for session_events in per_session for event in session_events]
+        if events:
+            await self._events.insert_many(events, slice_size=None)
         for event in events:
             self._publish(event)
-        return events
+        return per_session
 
     async def append_server(self, session_id: str, type_: EventType, payload: dict[str, Any]) -> EventDoc:
         """Persist one server event, then deliver it to the live connection."""

@@ -30,7 +30,8 @@ from server.sessions.reading import LinkStatus, OfflinePack, SessionQuery, Sessi
 from server.sessions.recordings import SessionRecordings
 from server.sessions.scoring import ScoringConfig, SessionScores, SessionScoring
 from server.sessions.server_events import ServerEvents
-from server.sessions.starting import SessionStarter, StartLimit, StartOutcome
+from server.sessions.start_batch import StartOutcome
+from server.sessions.starting import SessionStarter, StartLimit
 from storage import (
     TERMINAL_STATUSES,
     ApplicationDoc,

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.sessions.clock import Clock
-from server.sessions.errors import DomainError, ErrorCode, invalid_application, rate_limited
+from server.sessions.errors import DomainError
 from server.sessions.event_log import EventLog
 from server.sessions.event_types import EventType
 from server.sessions.questions import select_questions
+from server.sessions.start_batch import StartBatch, StartOutcome, StartRequest
 from server.sessions.views import QuestionView
 from storage import ApplicationDoc, Repositories, SessionDoc, SessionMetadata, SessionStatus
 
@@ -27,21 +28,30 @@ class StartLimit:
     window_seconds: int = 600
 
 
-@dataclass(frozen=True)
-class StartOutcome:
-    session: SessionDoc
-    application: ApplicationDoc
-    created: bool
+# Starts that arrive while a batch is being decided wait for the next one; at most this many at once.
+MAX_BATCH = 100
+
+
+@dataclass
+class _Waiting:
+    request: StartRequest
+    future: asyncio.Future[StartOutcome]
 
 
 class SessionStarter:
-    """start-session: idempotent by clientSessionId, one active session per application."""
+    """start-session: idempotent by clientSessionId, one active session per application.
+
+    Concurrent starts are decided together (`StartBatch`): the first one starts a batch at
+    once, and those that arrive while it is with the store form the next one, so a lone
+    start waits for nothing and a burst shares its round trips.
+    """
 
     def __init__(self, repos: Repositories, event_log: EventLog, clock: Clock, limit: StartLimit) -> None:
         self._repos = repos
-        self._log = event_log
         self._clock = clock
-        self._limit = limit
+        self._batch = StartBatch(repos, event_log, self._new_session, limit.limit, limit.window_seconds)
+        self._waiting: list[_Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(
         self,
@@ -56,38 +66,49 @@ class SessionStarter:
         Only a start that creates a session counts toward the rate limit: reopening the
         session this page (or this application) already has is never refused.
         """
-        sessions = self._repos.sessions
-        # Two independent reads at once: the application, and the session a retry or a resume returns.
-        application, existing = await asyncio.gather(
-            self._repos.applications.get(application_id), sessions.find_resumable(application_id, client_session_id)
-        )
-        if application is None or application.candidate_id != candidate_id:
-            raise invalid_application()
-        if existing is not None and (existing.is_active or existing.client_session_id == client_session_id):
-            return StartOutcome(existing, application, created=False)
-        if application.status == "completed":
-            raise DomainError(ErrorCode.ALREADY_COMPLETED, "Interview already submitted")
-        decision = await self._repos.rate_limits.hit(
-            f"start-session:{candidate_id}:{application_id}", self._limit.limit, self._limit.window_seconds
-        )
-        if not decision.allowed:
-            # A concurrent start may have created the session meanwhile: that one is a resume.
-            active = await sessions.find_active(application_id)
-            if active is not None:
-                return StartOutcome(active, application, created=False)
-            raise rate_limited(decision.retry_after_seconds)
-        session, initial_events = await self._new_session(application, candidate_id, client_session_id, metadata)
-        if not await sessions.insert(session):
-            # A concurrent request won the race (one active session per application).
-            winner = None
-            if client_session_id:
-                winner = await sessions.find_by_client_session(application_id, client_session_id)
-            winner = winner or await sessions.find_active(application_id)
-            if winner is None:
-                raise DomainError(ErrorCode.INTERNAL_ERROR, "The session could not be created; try again")
-            return StartOutcome(winner, application, created=False)
-        await self._log.append_initial(session.session_id, initial_events)
-        return StartOutcome(session, application, created=True)
+        request = StartRequest(candidate_id, application_id, client_session_id, metadata)
+        future: asyncio.Future[StartOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(request, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="start-session-batches")
+        return await future
+
+    def _next_batch(self) -> list[_Waiting]:
+        """Up to MAX_BATCH waiting starts, one per (candidate, application): a second start of the
+        same application waits for the next batch, where it finds the first one's session."""
+        batch: list[_Waiting] = []
+        later: list[_Waiting] = []
+        keys: set[tuple[str, str]] = set()
+        for waiting in self._waiting:
+            if waiting.future.done():
+                continue  # its caller gave up (the request was cancelled)
+            if len(batch) < MAX_BATCH and waiting.request.key not in keys:
+                keys.add(waiting.request.key)
+                batch.append(waiting)
+            else:
+                later.append(waiting)
+        self._waiting = later
+        return batch
+
+    async def _flush(self) -> None:
+        try:
+            while batch := self._next_batch():
+                try:
+                    results: list[StartOutcome | DomainError] = list(await self._batch.run([w.request for w in batch]))
+                except Exception as error:  # the store failed: every start of the batch fails with it
+                    for waiting in batch:
+                        if not waiting.future.done():
+                            waiting.future.set_exception(error)
+                    continue
+                for waiting, result in zip(batch, results, strict=True):
+                    if waiting.future.done():
+                        continue
+                    if isinstance(result, DomainError):
+                        waiting.future.set_exception(result)
+                    else:
+                        waiting.future.set_result(result)
+        finally:
+            self._flusher = None
 
     async def _new_session(
         self, application: ApplicationDoc, candidate_id: str, client_session_id: str | None, metadata: SessionMetadata
