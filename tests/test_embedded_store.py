@@ -14,34 +14,13 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from storage.embedded import EmbeddedMongo, free_port
-from tests.support import ROOT, SESSION_SECRET, USER_SECRET, auth, user_token
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+from tests.support import ROOT, SESSION_SECRET, USER_SECRET, auth, child_pids, process_alive, user_token
 
 
 def _wait_gone(pid: int, timeout: float = 15) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
         time.sleep(0.1)
     return False
@@ -98,7 +77,7 @@ def test_cli_runs_embedded_store_keeps_data_and_cleans_up(tmp_path: Path) -> Non
     process = _start_cli(tmp_path, port)
     try:
         _wait_ready(port, process)
-        stores = _children(process.pid)
+        stores = child_pids(process.pid)
         assert len(stores) == 1
         # The development secret was persisted, so a token minted by `interview-server token` is valid.
         token = subprocess.run(
@@ -131,7 +110,7 @@ def test_cli_runs_embedded_store_keeps_data_and_cleans_up(tmp_path: Path) -> Non
             timeout=10,
         )
         assert again.status_code == 200 and again.json()["sessionId"] == session_id  # the data survived
-        store_pid = _children(process.pid)[0]
+        store_pid = child_pids(process.pid)[0]
     finally:
         process.kill()  # SIGKILL: no clean-up code runs in the server
         process.wait(30)
@@ -200,8 +179,8 @@ def test_stopped_then_started_at_once_on_the_same_data_ten_times(tmp_path: Path,
         process = _start_owned_cli(tmp_path, port)
         try:
             _wait_ready(port, process)
-            [keeper] = _children(process.pid)
-            [store] = _children(keeper)
+            [keeper] = child_pids(process.pid)
+            [store] = child_pids(keeper)
             for app_id in created:  # everything the earlier runs acknowledged is still there
                 kept = httpx.get(f"http://127.0.0.1:{port}/api/applications/{app_id}", headers=recruiter, timeout=10)
                 assert kept.status_code == 200, (run, app_id, kept.text)
@@ -218,6 +197,8 @@ def test_stopped_then_started_at_once_on_the_same_data_ten_times(tmp_path: Path,
                 os.killpg(process.pid, signal.SIGTERM)
                 assert process.wait(60) == 0, (tmp_path / "runs.log").read_text()[-3000:]
         if stop != "sigkill":
-            assert not _alive(store) and not _alive(keeper), "the server exited before its store had stopped"
+            assert not process_alive(store) and not process_alive(keeper), (
+                "the server exited before its store had stopped"
+            )
         # ...and the next run starts at once on the same files.
     assert _wait_gone(store), "the last store outlived its server"

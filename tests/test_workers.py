@@ -12,23 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ServerProcess, auth, start_interview, user_token
+from tests.support import ServerProcess, auth, child_pids, process_alive, start_interview, user_token
 from tests.ws_client import InterviewClient
 
 WORKERS = 2
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
+def _children_of(pid: int) -> set[int]:
+    return set(child_pids(pid))
 
 
 def _answering_pids(server: ServerProcess, attempts: int = 400) -> set[int]:
@@ -62,7 +53,7 @@ def supervised(mongodb_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
 
 def test_every_worker_accepts_on_the_one_port(supervised: ServerProcess) -> None:
     assert supervised.process is not None
-    workers = _children(supervised.process.pid)
+    workers = _children_of(supervised.process.pid)
     assert len(workers) == WORKERS
     assert _answering_pids(supervised) == workers
 
@@ -91,9 +82,9 @@ async def test_an_interview_runs_across_workers(supervised: ServerProcess) -> No
 def test_a_killed_worker_is_replaced(supervised: ServerProcess) -> None:
     assert supervised.process is not None
     supervisor = supervised.process.pid
-    victim = min(_children(supervisor))
+    victim = min(_children_of(supervisor))
     os.kill(victim, signal.SIGKILL)
-    assert _wait(lambda: victim not in _children(supervisor) and len(_children(supervisor)) == WORKERS)
+    assert _wait(lambda: victim not in _children_of(supervisor) and len(_children_of(supervisor)) == WORKERS)
     assert httpx.get(f"{supervised.base_url}/readyz", timeout=10).status_code == 200
     assert _wait(lambda: len(_answering_pids(supervised, attempts=50)) == WORKERS)
 
@@ -101,24 +92,16 @@ def test_a_killed_worker_is_replaced(supervised: ServerProcess) -> None:
 def test_sigterm_stops_every_worker_and_the_supervisor_exits_0(supervised: ServerProcess) -> None:
     process = supervised.process
     assert process is not None
-    workers = _children(process.pid)
+    workers = _children_of(process.pid)
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(process_alive(pid) for pid in workers)
 
 
 def test_workers_do_not_outlive_a_killed_supervisor(supervised: ServerProcess) -> None:
     process = supervised.process
     assert process is not None
-    workers = _children(process.pid)
+    workers = _children_of(process.pid)
     process.kill()
     process.wait(30)
-    assert _wait(lambda: not any(_alive(pid) for pid in workers))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    assert _wait(lambda: not any(process_alive(pid) for pid in workers))
