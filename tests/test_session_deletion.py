@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.sessions import Role, ServiceConfig, SessionService, StartLimit, UserPrincipal
+from server.sessions import Role, ServiceConfig, SessionQuery, SessionService, StartLimit, UserPrincipal
 from storage import (
     Actor,
     ApplicationDoc,
@@ -190,4 +190,4 @@ async def test_retention_deletes_old_ended_sessions_and_keeps_recent_ones(
     assert tombstone is not None and tombstone.reason == "retention" and tombstone.actor.role == "system"
     assert await service.deletion.expire() == 0  # nothing else is old enough
     admin = UserPrincipal("admin_1", Role.ADMIN)
-    assert [s.session_id for s in await service.list_for(admin) if s.session_id == old] == []
+    assert [s.session_id for s in await service.list_for(admin, SessionQuery()) if s.session_id == old] == []
