@@ -20,7 +20,9 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BENCH_LIMITS, store_and_server, summary_ms
+from bench import http_load
+from bench.common import BENCH_LIMITS, percentile, store_and_server, summary_ms
+from bench.http_load import Outcome, request_bytes
 from tests.support import auth, user_token
 
 
@@ -45,35 +47,32 @@ async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
     return pairs
 
 
+async def store_commands(base_url: str) -> int:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return int((await client.get("/healthz")).json()["storeCommands"]["total"])
+
+
 async def run_server(
-    base_url: str, pairs: list[tuple[str, str]], concurrency: int
-) -> tuple[list[float], float, int, int]:
-    """Every pair's start-session at `concurrency`; latencies, elapsed, failures, store round trips."""
-    tokens = {cand: user_token(cand) for _, cand in pairs}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    semaphore = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-    failures = 0
+    port: int, base_url: str, pairs: list[tuple[str, str]], concurrency: int
+) -> tuple[Outcome, float, int]:
+    """Every pair's start-session at `concurrency`; the outcome, elapsed seconds, store round trips."""
+    requests = [
+        request_bytes("POST", "/api/interview/start-session", port, {"applicationId": app}, auth(user_token(cand)))
+        for app, cand in pairs
+    ]
+    before = await store_commands(base_url)
+    started = time.perf_counter()
+    outcome = await http_load.run(port, requests, concurrency)
+    elapsed = time.perf_counter() - started
+    return outcome, elapsed, await store_commands(base_url) - before
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
 
-        async def one(app: str, cand: str) -> None:
-            nonlocal failures
-            async with semaphore:
-                started = time.perf_counter()
-                response = await client.post(
-                    "/api/interview/start-session", json={"applicationId": app}, headers=auth(tokens[cand])
-                )
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    failures += 1
-
-        before = (await client.get("/healthz")).json()["storeCommands"]["total"]
-        started = time.perf_counter()
-        await asyncio.gather(*(one(app, cand) for app, cand in pairs))
-        elapsed = time.perf_counter() - started
-        after = (await client.get("/healthz")).json()["storeCommands"]["total"]
-    return latencies, elapsed, failures, after - before
+async def run_probe(port: int, total: int, concurrency: int) -> tuple[Outcome, float]:
+    """The baseline of the same client and server: `GET /healthz` (no store, no auth) as often."""
+    requests = [request_bytes("GET", "/healthz", port, None, {})] * total
+    started = time.perf_counter()
+    outcome = await http_load.run(port, requests, concurrency)
+    return outcome, time.perf_counter() - started
 
 
 async def bare_operations(db: object, pairs: list[tuple[str, str]], concurrency: int) -> float:
@@ -120,17 +119,23 @@ async def main(args: argparse.Namespace) -> None:
     with store_and_server(args.mongodb_url, **BENCH_LIMITS) as (mongodb_url, server):
         mongo = AsyncMongoClient(mongodb_url, maxPoolSize=args.concurrency)
         db = mongo[server.env["MONGODB_DB"]]
+        await run_probe(server.port, 200, args.concurrency)  # warm-up: connections, caches
+        probe, probe_elapsed = await run_probe(server.port, args.total, args.concurrency)
         pairs = await seed_applications(db, args.total)
-        latencies, elapsed, failures, round_trips = await run_server(server.base_url, pairs, args.concurrency)
+        outcome, elapsed, round_trips = await run_server(server.port, server.base_url, pairs, args.concurrency)
         bare_pairs = await seed_applications(db, args.total)
         bare_elapsed = await bare_operations(db, bare_pairs, args.concurrency)
         await mongo.close()
     server_rate = args.total / elapsed
     bare_rate = args.total / bare_elapsed
-    print(f"start-session: {args.total} requests, {args.concurrency} concurrent, {failures} failed")
-    print(f"  latency {summary_ms(latencies)}")
+    failed = args.total - outcome.statuses.get(201, 0)
+    print(f"start-session: {args.total} requests, {args.concurrency} concurrent, {failed} not 201 ({outcome.statuses})")
+    print(f"  latency {summary_ms(outcome.latencies)}")
     print(f"  throughput {server_rate:.1f} req/s; store round trips {round_trips / args.total:.2f} per start")
-    print(f"bare PyMongo operations of one start-session: {bare_rate:.1f} sessions/s")
+    print(f"baseline, GET /healthz on the same server and client: latency {summary_ms(probe.latencies)}")
+    print(f"  throughput {args.total / probe_elapsed:.1f} req/s")
+    print(f"bare PyMongo operations of one start-session, one at a time each: {bare_rate:.1f} sessions/s")
+    print(f"ratio start-session/healthz P95: {percentile(outcome.latencies, 95) / percentile(probe.latencies, 95):.1f}")
     print(f"ratio server/bare throughput: {server_rate / bare_rate:.2f}")
 
 

@@ -8,9 +8,13 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from storage.errors import DUPLICATE_KEY
+
+# A key whose document changed between the read and the write (the same key hit at that
+# instant by another process) is refused for this long; the caller's client retries.
+CONFLICT_RETRY_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -22,67 +26,46 @@ class RateDecision:
 class RateLimiter:
     """One document per key holding the times of its last `limit` allowed hits.
 
-    A hit is allowed when fewer than `limit` hits are recorded or the oldest of
-    them has left the window; allowing and recording is one atomic conditional
-    upsert, so concurrent requests (in any process) can never let more than
-    `limit` through. Denied hits are not recorded, so retrying does not extend
-    the wait. The allowed path costs one round trip.
+    A batch of keys costs two round trips: one read of their documents, then one bulk
+    write in which each allowed key's document is replaced only if it is still the one
+    read (compare and set on the `hits` array, or on its absence). A key another process
+    hit in between fails its write with a duplicate key (the conditional upsert tries to
+    insert) and is refused for a second, so no more than `limit` hits are ever allowed
+    in a window. Denied hits are not recorded, so retrying does not extend the wait.
+    Every filter starts with `_id` equality: the store answers each from its `_id` index.
     """
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
     async def hit_many(self, keys: list[str], limit: int, window_seconds: int) -> dict[str, RateDecision]:
-        """`hit` for many keys in one write (plus one read when some are refused)."""
+        """Record a hit for each key that has room in its window; every key's decision."""
         if not keys:
             return {}
         now = datetime.now(UTC)
         window = timedelta(seconds=window_seconds)
-        room_left = self._room_left(limit, now, window)
-        update = self._record(limit, now, window)
-        operations = [UpdateOne({"_id": key, **room_left}, update, upsert=True) for key in keys]
-        refused: list[str] = []
-        try:
-            await self._collection.bulk_write(operations, ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
-                raise
-            refused = [keys[int(e["index"])] for e in errors]
-        decisions = dict.fromkeys(keys, RateDecision(True))
-        if refused:
-            async for document in self._collection.find({"_id": {"$in": refused}}, {"hits": 1}):
-                decisions[document["_id"]] = _refusal(document, limit, now, window)
+        stored = {d["_id"]: d.get("hits", []) async for d in self._collection.find({"_id": {"$in": keys}})}
+        decisions: dict[str, RateDecision] = {}
+        writes: list[str] = []
+        operations: list[UpdateOne] = []
+        for key in keys:
+            recent = [h for h in stored.get(key, []) if h > now - window]
+            if len(recent) >= limit:
+                retry_after = (recent[-limit] + window - now).total_seconds()
+                decisions[key] = RateDecision(False, max(1, int(retry_after + 0.999)))
+                continue
+            unchanged = {"hits": stored[key]} if key in stored else {"hits": {"$exists": False}}
+            update = {"$set": {"hits": [*recent, now][-limit:], "expiresAt": now + window}}
+            operations.append(UpdateOne({"_id": key, **unchanged}, update, upsert=True))
+            writes.append(key)
+            decisions[key] = RateDecision(True)
+        if operations:
+            try:
+                await self._collection.bulk_write(operations, ordered=False)
+            except BulkWriteError as error:
+                errors = error.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
+                    raise
+                for write_error in errors:
+                    decisions[writes[int(write_error["index"])]] = RateDecision(False, CONFLICT_RETRY_SECONDS)
         return decisions
-
-    @staticmethod
-    def _room_left(limit: int, now: datetime, window: timedelta) -> dict[str, Any]:
-        return {"$or": [{f"hits.{limit - 1}": {"$exists": False}}, {"hits.0": {"$lte": now - window}}]}
-
-    @staticmethod
-    def _record(limit: int, now: datetime, window: timedelta) -> dict[str, Any]:
-        return {"$push": {"hits": {"$each": [now], "$slice": -limit}}, "$set": {"expiresAt": now + window}}
-
-    async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
-        now = datetime.now(UTC)
-        window = timedelta(seconds=window_seconds)
-        room_left = self._room_left(limit, now, window)
-        try:
-            await self._collection.update_one(
-                {"_id": key, **room_left},
-                self._record(limit, now, window),
-                upsert=True,
-            )
-            return RateDecision(True)
-        except DuplicateKeyError:
-            # The key exists but has no room: the upsert tried to insert a second document.
-            document = await self._collection.find_one({"_id": key}, {"hits": 1})
-        return _refusal(document or {}, limit, now, window)
-
-
-def _refusal(document: dict[str, Any], limit: int, now: datetime, window: timedelta) -> RateDecision:
-    """A refused hit, with how long until the oldest recorded hit leaves the window."""
-    hits = sorted(document.get("hits", []))
-    oldest = hits[-limit] if len(hits) >= limit else now
-    retry_after = (oldest + window - now).total_seconds()
-    return RateDecision(False, max(1, int(retry_after + 0.999)))

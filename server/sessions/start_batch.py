@@ -13,6 +13,8 @@ session count toward the rate limit.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,8 @@ from server.sessions.errors import DomainError, ErrorCode, invalid_application, 
 from server.sessions.event_log import EventLog
 from server.sessions.event_types import EventType
 from storage import ApplicationDoc, Repositories, SessionDoc, SessionMetadata
+
+logger = logging.getLogger(__name__)
 
 Initial = list[tuple[EventType, dict[str, Any]]]
 NewSession = Callable[[ApplicationDoc, str, str | None, SessionMetadata], Awaitable[tuple[SessionDoc, Initial]]]
@@ -69,6 +73,7 @@ class StartBatch:
         self._window = window
 
     async def run(self, requests: list[StartRequest]) -> list[Result]:
+        began = time.perf_counter()
         results: dict[int, Result] = {}
         application_ids = list({r.application_id for r in requests})
         applications, found = await asyncio.gather(
@@ -88,8 +93,18 @@ class StartBatch:
                 results[index] = DomainError(ErrorCode.ALREADY_COMPLETED, "Interview already submitted")
             else:
                 creating.append(index)
+        read = time.perf_counter()
         allowed = await self._admit(requests, applications, creating, results)
+        admitted = time.perf_counter()
         await self._create(requests, applications, allowed, results)
+        logger.debug(
+            "start batch of %d (%d created): reads %.0f ms, rate limit %.0f ms, create %.0f ms",
+            len(requests),
+            len(allowed),
+            (read - began) * 1000,
+            (admitted - read) * 1000,
+            (time.perf_counter() - admitted) * 1000,
+        )
         return [results[i] for i in range(len(requests))]
 
     async def _admit(

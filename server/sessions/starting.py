@@ -28,8 +28,11 @@ class StartLimit:
     window_seconds: int = 600
 
 
-# Starts that arrive while a batch is being decided wait for the next one; at most this many at once.
+# Starts that arrive while batches are being decided wait for the next one; at most this many a batch.
 MAX_BATCH = 100
+# Batches with the store at once: a straggler that just missed a batch is decided beside it,
+# not after it. Two batches never hold the same (candidate, application).
+MAX_IN_FLIGHT = 2
 
 
 @dataclass
@@ -41,9 +44,10 @@ class _Waiting:
 class SessionStarter:
     """start-session: idempotent by clientSessionId, one active session per application.
 
-    Concurrent starts are decided together (`StartBatch`): the first one starts a batch at
-    once, and those that arrive while it is with the store form the next one, so a lone
-    start waits for nothing and a burst shares its round trips.
+    Concurrent starts are decided together (`StartBatch`): a start that finds fewer than
+    MAX_IN_FLIGHT batches with the store begins one at once, and those that arrive
+    meanwhile form the next, so a lone start waits for nothing and a burst shares its
+    round trips.
     """
 
     def __init__(self, repos: Repositories, event_log: EventLog, clock: Clock, limit: StartLimit) -> None:
@@ -51,7 +55,8 @@ class SessionStarter:
         self._clock = clock
         self._batch = StartBatch(repos, event_log, self._new_session, limit.limit, limit.window_seconds)
         self._waiting: list[_Waiting] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._busy_keys: set[tuple[str, str]] = set()
 
     async def start(
         self,
@@ -69,16 +74,20 @@ class SessionStarter:
         request = StartRequest(candidate_id, application_id, client_session_id, metadata)
         future: asyncio.Future[StartOutcome] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(request, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush(), name="start-session-batches")
+        self._pump()
         return await future
 
+    def _pump(self) -> None:
+        while len(self._running) < MAX_IN_FLIGHT and (batch := self._next_batch()):
+            task = asyncio.create_task(self._decide(batch), name="start-session-batch")
+            self._running.add(task)
+
     def _next_batch(self) -> list[_Waiting]:
-        """Up to MAX_BATCH waiting starts, one per (candidate, application): a second start of the
-        same application waits for the next batch, where it finds the first one's session."""
+        """Up to MAX_BATCH waiting starts, one per (candidate, application) and none of a batch in
+        flight: a second start of the same application waits, and then finds the first one's session."""
         batch: list[_Waiting] = []
         later: list[_Waiting] = []
-        keys: set[tuple[str, str]] = set()
+        keys = set(self._busy_keys)
         for waiting in self._waiting:
             if waiting.future.done():
                 continue  # its caller gave up (the request was cancelled)
@@ -90,25 +99,28 @@ class SessionStarter:
         self._waiting = later
         return batch
 
-    async def _flush(self) -> None:
+    async def _decide(self, batch: list[_Waiting]) -> None:
+        keys = {w.request.key for w in batch}
+        self._busy_keys |= keys
         try:
-            while batch := self._next_batch():
-                try:
-                    results: list[StartOutcome | DomainError] = list(await self._batch.run([w.request for w in batch]))
-                except Exception as error:  # the store failed: every start of the batch fails with it
-                    for waiting in batch:
-                        if not waiting.future.done():
-                            waiting.future.set_exception(error)
+            try:
+                results: list[StartOutcome | DomainError] = list(await self._batch.run([w.request for w in batch]))
+            except Exception as error:  # the store failed: every start of the batch fails with it
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(error)
+                return
+            for waiting, result in zip(batch, results, strict=True):
+                if waiting.future.done():
                     continue
-                for waiting, result in zip(batch, results, strict=True):
-                    if waiting.future.done():
-                        continue
-                    if isinstance(result, DomainError):
-                        waiting.future.set_exception(result)
-                    else:
-                        waiting.future.set_result(result)
+                if isinstance(result, DomainError):
+                    waiting.future.set_exception(result)
+                else:
+                    waiting.future.set_result(result)
         finally:
-            self._flusher = None
+            self._busy_keys -= keys
+            self._running.discard(asyncio.current_task())
+            self._pump()
 
     async def _new_session(
         self, application: ApplicationDoc, candidate_id: str, client_session_id: str | None, metadata: SessionMetadata
