@@ -40,13 +40,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import http_load
 from bench.common import BENCH_LIMITS
+from bench.http_load import request_bytes
 from bench.start_session import seed_applications
 from bench.ws_idle import open_idle, raise_open_files_limit
 from bench.ws_load import Target, rss_kib, traffic
@@ -84,25 +85,22 @@ def server_fleet(count: int, mongodb_url: str, db: str, folder: Path, **env: str
             server.stop()
 
 
-async def start_sessions(base_url: str, mongodb_url: str, db_name: str, count: int, concurrency: int = 50) -> list[str]:
+async def start_sessions(
+    base_url: str, mongodb_url: str, db_name: str, count: int, concurrency: int = 100
+) -> list[str]:
     """`count` fresh sessions through the real start-session endpoint; their session tokens."""
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url)
     pairs = await seed_applications(mongo[db_name], count)
     await mongo.close()
-    semaphore = asyncio.Semaphore(concurrency)
-    tokens: list[str] = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
-
-        async def one(app: str, cand: str) -> None:
-            async with semaphore:
-                response = await http.post(
-                    "/api/interview/start-session", json={"applicationId": app}, headers=auth(user_token(cand))
-                )
-                response.raise_for_status()
-                tokens.append(response.json()["token"])
-
-        await asyncio.gather(*(one(app, cand) for app, cand in pairs))
-    return tokens
+    port = int(base_url.rsplit(":", 1)[1])
+    requests = [
+        request_bytes("POST", "/api/interview/start-session", port, {"applicationId": app}, auth(user_token(cand)))
+        for app, cand in pairs
+    ]
+    outcome = await http_load.run(port, requests, concurrency, keep=lambda status: status == 201)
+    if outcome.statuses.get(201, 0) != count:
+        raise RuntimeError(f"start-session answered {outcome.statuses}")
+    return [body["token"] for body in outcome.bodies]
 
 
 # ----- the bare echo server ------------------------------------------------------------

@@ -24,6 +24,8 @@ from storage.models import (
     SessionStatus,
 )
 
+ACTIVE_VALUES = frozenset(s.value for s in ACTIVE_STATUSES)
+
 
 @dataclass(frozen=True)
 class SessionFilter:
@@ -118,31 +120,26 @@ class SessionRepository:
         )
 
     async def find_resumable(self, application_id: str, client_session_id: str | None) -> SessionDoc | None:
-        """In one read: the session of `client_session_id` (an idempotent retry), else the active one."""
-        if client_session_id is None:
-            return await self.find_active(application_id)
-        either = {
-            "applicationId": application_id,
-            "$or": [{"clientSessionId": client_session_id}, {"status": {"$in": [s.value for s in ACTIVE_STATUSES]}}],
-        }
-        found = [d async for d in self._collection.find(either).limit(2)]
-        for document in found:
-            if document.get("clientSessionId") == client_session_id:
-                return _session(document)
-        return _session(found[0]) if found else None
+        """The session of `client_session_id` (an idempotent retry), else the active one."""
+        found = (await self.find_resumable_many([(application_id, client_session_id)])).get(application_id, [])
+        for session in found:
+            if client_session_id is not None and session.client_session_id == client_session_id:
+                return session
+        return next((s for s in found if s.is_active), None)
 
     async def find_resumable_many(self, keys: list[tuple[str, str | None]]) -> dict[str, list[SessionDoc]]:
         """For many (application, client session id) pairs in one read: each application's active
-        session and the session of its client session id, by application."""
-        client_ids = [c for _, c in keys if c is not None]
-        wanted: list[dict[str, Any]] = [{"status": {"$in": [s.value for s in ACTIVE_STATUSES]}}]
-        if client_ids:
-            wanted.append({"clientSessionId": {"$in": client_ids}})
-        query = {"applicationId": {"$in": [a for a, _ in keys]}, "$or": wanted}
+        session and the sessions of its client session ids, by application.
+
+        One indexed read of the applications' sessions (a few each: new ones are rate limited),
+        sorted out here: a `$or` filter makes SecantusDB scan the whole collection.
+        """
+        client_ids = {c for _, c in keys if c is not None}
         found: dict[str, list[SessionDoc]] = {}
-        async for document in self._collection.find(query):
-            session = SessionDoc.model_validate(document)
-            found.setdefault(session.application_id, []).append(session)
+        async for document in self._collection.find({"applicationId": {"$in": [a for a, _ in keys]}}):
+            if document.get("status") in ACTIVE_VALUES or document.get("clientSessionId") in client_ids:
+                session = SessionDoc.model_validate(document)
+                found.setdefault(session.application_id, []).append(session)
         return found
 
     async def find_by_client_session(self, application_id: str, client_session_id: str) -> SessionDoc | None:

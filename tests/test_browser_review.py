@@ -15,7 +15,7 @@ import httpx
 from playwright.async_api import Browser, Page
 
 from tests.browser import browser_context
-from tests.session_support import RECRUITER, Started, named_event, new_session, now_iso, transcript_event
+from tests.session_support import ADMIN, RECRUITER, Started, named_event, new_session, now_iso, transcript_event
 from tests.support import ROOT, ServerProcess, speech_wav_file, user_token
 from tests.test_scoring_api import answer, details, scored_session
 
@@ -163,3 +163,25 @@ async def test_a_pasted_token_signs_in(browser: Browser, server: ServerProcess) 
         await page.keyboard.press("Enter")
         await page.wait_for_selector("html[data-view='list'][data-list-loaded]")
         assert await page.input_value("#token-input") == ""
+
+
+async def test_a_deleted_session_vanishes_from_the_list_and_its_recording_answers_404(
+    browser: Browser, server: ServerProcess, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    started = await voice_session(client, tmp_path)
+    link = await client.post(started.url("/recording-link"), headers=ADMIN)
+    assert link.status_code == 200, link.text
+    row = f"tr[data-session-id='{started.session_id}']"
+    async with browser_context(browser, viewport=LAPTOP) as context:
+        page = await context.new_page()
+        await open_review(page, server, user_token("admin_1", "admin"))
+        await page.wait_for_selector(row)
+        deleted = await client.delete(started.url(), headers=ADMIN)
+        assert deleted.status_code == 204, deleted.text
+        loads = await page.evaluate("() => Number(document.documentElement.dataset.listLoaded)")
+        await page.click("#filters button[type='submit']")
+        await page.wait_for_function(f"() => Number(document.documentElement.dataset.listLoaded) > {loads}")
+        assert await page.locator(row).count() == 0
+    assert (await client.get(link.json()["url"])).status_code == 404  # the signed link of the deleted recording
+    assert (await client.get(started.url("/recording"), headers=ADMIN)).status_code == 404
+    assert (await client.get(started.url(), headers=ADMIN)).status_code == 404
