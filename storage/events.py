@@ -142,7 +142,9 @@ class EventRepository:
 
     async def pending_commands(self, session_id: str) -> list[EventDoc]:
         """The session's stored client commands not yet applied or refused, in seq order."""
-        cursor = self._collection.find({"applyPending": session_id}).sort("seq", 1)
+        # By sessionId first: SecantusDB answers it from the (sessionId, seq) index, while the partial
+        # applyPending index alone leaves it scanning the whole log (250 ms at 20,000 events).
+        cursor = self._collection.find({"sessionId": session_id, "applyPending": session_id}).sort("seq", 1)
         return [EventDoc.model_validate(d) async for d in cursor]
 
     async def delete_for_sessions(self, session_ids: list[str]) -> int:
