@@ -116,7 +116,7 @@ class IdleSet:
             client.close()
 
 
-async def open_idle(url: str, tokens: list[str], *, compression: bool, expect: int, concurrency: int = 50) -> IdleSet:
+async def open_idle(url: str, tokens: list[str], *, compression: bool, expect: int, concurrency: int = 20) -> IdleSet:
     """One idle connection per token, `concurrency` handshakes at a time (the store does the rest)."""
     loop = asyncio.get_running_loop()
     host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)

@@ -122,7 +122,7 @@ async def open_peer(url: str, token: str, expect: int) -> Peer:
     return peer
 
 
-async def open_peers(targets: list[Target], tokens: list[str], expect: int, concurrency: int = 50) -> list[Peer]:
+async def open_peers(targets: list[Target], tokens: list[str], expect: int, concurrency: int = 20) -> list[Peer]:
     """Session i connects to target i mod len(targets): sessions spread round-robin over the processes."""
     semaphore = asyncio.Semaphore(concurrency)
 
