@@ -204,9 +204,21 @@ async def wait_released(server: ServerProcess, session_id: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(mongodb_url: str, tmp_path: Path) -> None:
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[str]:
+    """A store of this test's own: its 9 MB history and its timing do not share the suite's store,
+    which by this point of a full run holds every earlier test's data and serves them."""
+    store = EmbeddedMongo(tmp_path / "store")
+    store.start()
+    try:
+        yield store.url
+    finally:
+        store.stop()
+
+
+async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(own_store: str, tmp_path: Path) -> None:
     env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "ws_send_queue_size": "8", "ws_heartbeat_seconds": "1"}
-    with running_server(mongodb_url, tmp_path, **env) as server:
+    with running_server(own_store, tmp_path / "server", **env) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
             interview = await start_interview(http, question_count=20)
         # 9 MB of history: more than the socket buffers hold (about 4 MB on loopback).
