@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from storage.seq_counter import SeqRange, pending_ranges
+from storage.seq_counter import SeqRange, counter_base, pending_ranges, swap_counter
 
 RELEASED_KEPT = 8
 
@@ -38,33 +37,27 @@ class ConnectionClaims:
 
     async def claim(self, session_id: str, connection_id: str, until: datetime, now: datetime, block: int) -> Claim:
         """Make `connection_id` the session's live connection, and reserve its first block of seqs."""
-        before = await self._sessions.find_one_and_update(
-            {"sessionId": session_id},
-            [
-                {
-                    "$set": {
-                        "connection": {"$literal": {"sessionId": session_id, "id": connection_id}},
-                        "connectionEpoch": {"$add": [{"$ifNull": ["$connectionEpoch", 0]}, 1]},
-                        "connectedUntil": until,
-                        "lastActivityAt": now,
-                        "seqReserved": {"$add": [{"$max": [{"$ifNull": ["$seqReserved", 0]}, "$lastSeq"]}, block]},
-                    }
+
+        def change(document: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "$set": {
+                    "connection": {"sessionId": session_id, "id": connection_id},
+                    "connectionEpoch": int(document.get("connectionEpoch") or 0) + 1,
+                    "connectedUntil": until,
+                    "lastActivityAt": now,
+                    "seqReserved": counter_base(document) + block,
                 }
-            ],
-            projection={
-                "connection": 1,
-                "connectionEpoch": 1,
-                "connectedUntil": 1,
-                "releasedConnections": 1,
-                "pendingSeqs": 1,
-                "seqReserved": 1,
-                "lastSeq": 1,
-            },
-            return_document=ReturnDocument.BEFORE,
+            }
+
+        # The epoch is a guard too: of two claims that read the same document, one retries.
+        before = await swap_counter(
+            self._sessions,
+            session_id,
+            {"connection": 1, "connectedUntil": 1, "releasedConnections": 1, "pendingSeqs": 1},
+            change,
+            guards=("connectionEpoch",),
         )
-        if before is None:
-            raise LookupError(session_id)
-        base = max(int(before.get("seqReserved") or 0), int(before.get("lastSeq") or 0))
+        base = counter_base(before)
         seqs = SeqRange(base + 1, base + block)
         held: dict[str, Any] = before.get("connection") or {}
         epoch = int(before.get("connectionEpoch") or 0) + 1

@@ -11,11 +11,14 @@ until it is stored, so an owner knows which lower seqs may still arrive.
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 # A pending entry older than this belongs to a writer that died before storing it.
@@ -50,19 +53,57 @@ def pending_ranges(entries: Any) -> list[SeqRange]:
     ]
 
 
-def _reserve(count: int) -> dict[str, Any]:
+# A compare-and-set that keeps losing is retried this often before the write fails.
+SWAP_ATTEMPTS = 50
+
+
+def counter_base(document: dict[str, Any]) -> int:
     # A document written before `seqReserved` existed starts counting from `lastSeq`.
-    return {"$set": {"seqReserved": {"$add": [{"$max": [{"$ifNull": ["$seqReserved", 0]}, "$lastSeq"]}, count]}}}
+    return max(int(document.get("seqReserved") or 0), int(document.get("lastSeq") or 0))
 
 
-def _live_pending(now: datetime) -> dict[str, Any]:
-    return {
-        "$filter": {
-            "input": {"$ifNull": ["$pendingSeqs", []]},
-            "as": "p",
-            "cond": {"$gt": ["$$p.at", now - PENDING_TTL]},
-        }
-    }
+def _live_pending(document: dict[str, Any], now: datetime) -> list[SeqRange]:
+    entries = document.get("pendingSeqs")
+    expired = now - PENDING_TTL
+    return pending_ranges(
+        [p for p in entries if not (isinstance(p, dict) and isinstance(p.get("at"), datetime) and p["at"] <= expired)]
+        if isinstance(entries, list)
+        else []
+    )
+
+
+Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+async def swap_counter(
+    sessions: AsyncCollection[dict[str, Any]],
+    session_id: str,
+    projection: dict[str, int],
+    change: Change,
+    guards: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Read the session's counter, then write `change(document)` only if nobody moved it meanwhile.
+
+    A read plus a conditional `update_one` rather than one `findAndModify`: the embedded
+    store answers `findAndModify` by scanning the collection (80 ms at 10,000 sessions
+    against 4 ms for an `update_one` by `sessionId`). The condition is the counter (and
+    the `guards` fields) as read, so a concurrent reservation makes this one retry and
+    no two writers ever hold the same seq. Returns the document as read.
+    """
+    fields = {"seqReserved": 1, "lastSeq": 1, **projection, **dict.fromkeys(guards, 1)}
+    for attempt in range(SWAP_ATTEMPTS):
+        document = await sessions.find_one({"sessionId": session_id}, fields)
+        if document is None:
+            raise LookupError(session_id)
+        unchanged: dict[str, Any] = {"sessionId": session_id, "seqReserved": document.get("seqReserved")}
+        if document.get("seqReserved") is None:
+            unchanged["lastSeq"] = document.get("lastSeq")
+        unchanged |= {guard: document.get(guard) for guard in guards}
+        result = await sessions.update_one(unchanged, change(document))
+        if result.matched_count:
+            return document
+        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))  # spread the retries of colliding writers
+    raise RuntimeError(f"the seq counter of session {session_id} kept moving")
 
 
 class SeqCounter:
@@ -75,36 +116,34 @@ class SeqCounter:
         The owner raises `lastSeq` only here and when it lets the session go (not per
         batch: on the embedded store an update per session per batch would cost more
         than the inserts), so while a session is live `lastSeq` may lag by a block;
-        `EventLog.high_water` gives the exact figure.
+        `EventLog.high_water` gives the exact figure. Expired pending entries are dropped.
         """
-        mark: dict[str, Any] = {"pendingSeqs": _live_pending(now)}
-        if stored_up_to:
-            mark |= {"lastSeq": {"$max": ["$lastSeq", stored_up_to]}, "lastActivityAt": now}
-        document = await self._sessions.find_one_and_update(
-            {"sessionId": session_id},
-            [_reserve(count), {"$set": mark}],
-            projection={"seqReserved": 1, "pendingSeqs": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if document is None:
-            raise LookupError(session_id)
-        last = int(document["seqReserved"])
-        pending = pending_ranges(document.get("pendingSeqs"))
-        return Reservation(SeqRange(last - count + 1, last), pending)
+
+        def change(document: dict[str, Any]) -> dict[str, Any]:
+            update: dict[str, Any] = {
+                "$set": {"seqReserved": counter_base(document) + count},
+                "$pull": {"pendingSeqs": {"at": {"$lte": now - PENDING_TTL}}},
+            }
+            if stored_up_to:
+                update["$max"] = {"lastSeq": stored_up_to, "lastActivityAt": now}
+            return update
+
+        document = await swap_counter(self._sessions, session_id, {"pendingSeqs": 1}, change)
+        first = counter_base(document) + 1
+        pending = _live_pending(document, now)
+        return Reservation(SeqRange(first, first + count - 1), pending)
 
     async def reserve_pending(self, session_id: str, count: int, now: datetime) -> SeqRange:
         """`count` seqs for a writer without the live connection, listed as pending until stored."""
-        entry = {"first": {"$subtract": ["$seqReserved", count - 1]}, "last": "$seqReserved", "at": now}
-        document = await self._sessions.find_one_and_update(
-            {"sessionId": session_id},
-            [_reserve(count), {"$set": {"pendingSeqs": {"$concatArrays": [_live_pending(now), [entry]]}}}],
-            projection={"seqReserved": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if document is None:
-            raise LookupError(session_id)
-        last = int(document["seqReserved"])
-        return SeqRange(last - count + 1, last)
+
+        def change(document: dict[str, Any]) -> dict[str, Any]:
+            first = counter_base(document) + 1
+            entry = {"first": first, "last": first + count - 1, "at": now}
+            return {"$set": {"seqReserved": first + count - 1}, "$push": {"pendingSeqs": entry}}
+
+        document = await swap_counter(self._sessions, session_id, {}, change)
+        first = counter_base(document) + 1
+        return SeqRange(first, first + count - 1)
 
     async def settle_pending(self, session_id: str, seqs: SeqRange, stored_up_to: int, now: datetime) -> None:
         """The pending seqs are written (or abandoned): raise the high-water mark, drop the entry."""

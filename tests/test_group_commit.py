@@ -181,3 +181,24 @@ async def test_another_writers_events_reach_the_owner_in_seq_order(store: Store)
     stored = [e.seq for e in await owner.events_after(session_id)]
     assert seqs == sorted(seqs) == stored  # every seq once, ascending, none missing
     assert {e.payload["state"][:3] for e in seen} == {"own", "oth"}
+
+
+async def test_concurrent_reservations_and_claims_never_share_a_seq(store: Store) -> None:
+    """The counter is a read plus a compare-and-set: racing writers retry, none is handed a taken seq."""
+    session_id = await store.new_session(last_seq=3)
+    now = store.clock.now()
+    seqs, claims = store.repos.seqs, store.repos.connections
+    pending = [asyncio.create_task(seqs.reserve_pending(session_id, 2, now)) for _ in range(12)]
+    blocks = [asyncio.create_task(seqs.reserve_block(session_id, 5, now)) for _ in range(6)]
+    claimed = [asyncio.create_task(claims.claim(session_id, f"conn-{i}", now, now, 7)) for i in range(4)]
+    await asyncio.gather(*pending, *blocks, *claimed)  # all at once: they race
+    ranges = [t.result() for t in pending]
+    reservations = [t.result() for t in blocks]
+    claim_results = [t.result() for t in claimed]
+    taken = [s for r in ranges for s in range(r.first, r.last + 1)]
+    taken += [s for r in reservations for s in range(r.seqs.first, r.seqs.last + 1)]
+    taken += [s for c in claim_results for s in range(c.seqs.first, c.seqs.last + 1)]
+    assert sorted(taken) == list(range(4, 4 + 12 * 2 + 6 * 5 + 4 * 7))  # disjoint and gap-free
+    assert sorted(c.epoch for c in claim_results) == [1, 2, 3, 4]  # each claim saw the one before it
+    document = await store.database.collections.sessions.find_one({"sessionId": session_id})
+    assert document is not None and document["seqReserved"] == 3 + len(taken)
