@@ -15,6 +15,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class Counters:
     store_commands: int = 0
     batches: int = 0
     events: int = 0
+    store_millis: Counter[str] = field(default_factory=Counter)  # store time by command name
 
     def __sub__(self, other: Counters) -> Counters:
         return Counters(
@@ -61,6 +63,7 @@ class Counters:
             self.store_commands - other.store_commands,
             self.batches - other.batches,
             self.events - other.events,
+            self.store_millis - other.store_millis,
         )
 
 
@@ -74,6 +77,7 @@ async def read_counters(http: httpx.AsyncClient, targets: list[Target]) -> Count
         total.store_commands += int(health["storeCommands"]["total"])
         total.batches += int(health["groupCommit"]["batches"])
         total.events += int(health["groupCommit"]["events"])
+        total.store_millis.update(health.get("storeMillis") or {})
     return total
 
 
@@ -202,5 +206,6 @@ async def traffic(
         "cpu_ms_per_message": used.cpu * 1000 / max(acked, 1),
         "store_commands": used.store_commands,
         "round_trips_per_message": used.store_commands / max(acked, 1),
+        "store_millis": dict(used.store_millis.most_common(4)),
         "batch_size": used.events / max(used.batches, 1),
     }

@@ -15,6 +15,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.by_name: Counter[str] = Counter()
+        self.millis_by_name: Counter[str] = Counter()  # time from send to answer, summed
 
     @property
     def total(self) -> int:
@@ -25,7 +26,11 @@ class CommandCounter(monitoring.CommandListener):
             self.by_name[event.command_name] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        return
+        self._timed(event.command_name, event.duration_micros)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        return
+        self._timed(event.command_name, event.duration_micros)
+
+    def _timed(self, name: str, micros: int) -> None:
+        if name not in _HOUSEKEEPING:
+            self.millis_by_name[name] += round(micros / 1000)

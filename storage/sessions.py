@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pymongo
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -148,8 +148,18 @@ class SessionRepository:
         )
 
     async def _update(self, query: dict[str, Any], update: dict[str, Any]) -> SessionDoc | None:
-        document = await self._collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
-        return _session(document)
+        """Apply `update` if `query` matches; the session as read right after (None if it did not match).
+
+        An `update_one` and a read by `sessionId`, not one `findAndModify`: the embedded store
+        answers `findAndModify` by scanning the collection (46 ms at 2,000 sessions, 148 ms at
+        10,000, against about 4 ms for the two), and holds every other command up meanwhile.
+        The read may already show a later writer's change: callers treat what they get as the
+        current state (every conditional write here checks `version` or a field it sets).
+        """
+        result = await self._collection.update_one(query, update)
+        if result.matched_count == 0:
+            return None
+        return _session(await self._collection.find_one({"sessionId": query["sessionId"]}))
 
     async def apply_if_unchanged(
         self, session_id: str, status: SessionStatus, version: int, changes: SessionChanges

@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from storage.embedded import EmbeddedMongo
-from tests.support import ServerProcess, running_server, start_interview, store_of, tuned_server
+from tests.support import ServerProcess, auth, running_server, start_interview, store_of, tuned_server
 from tests.ws_client import (
     SUBPROTOCOL,
     InterviewClient,
@@ -278,6 +278,42 @@ async def test_slow_consumer_is_closed_1013_and_resumes_by_replay(own_store: str
     replayed = [m["seq"] for m in received if "seq" in m] + [m["seq"] for m in client.messages]
     assert replayed == [e["seq"] for e in stored if e["source"] == "server"]  # nothing lost, nothing twice
     assert [e["clientEventId"] for e in stored if e["source"] == "client"] == skips
+
+
+async def test_a_session_ended_elsewhere_closes_a_connection_whose_client_stopped_reading(
+    own_store: str, tmp_path: Path
+) -> None:
+    """4010 (the session ended elsewhere) lets the writer finish what it is sending first, but not
+    forever: the replay a client that does not read is stuck in never finishes, so the close has a deadline."""
+    # A send queue too long to fill here: the 1013 of a slow consumer must not end it first.
+    env = {"mongodb_db": f"test_{uuid.uuid4().hex[:12]}", "ws_send_queue_size": "100000"}
+    with running_server(own_store, tmp_path / "server", **env) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            interview = await start_interview(http, question_count=20)
+        await seed_history(server, interview.session_id, count=3000, text_chars=3000)
+        stuck = await websockets.connect(
+            server.ws_url,
+            sock=small_buffer_socket(server.port),
+            subprotocols=["interview.v1"],  # type: ignore[list-item]
+            max_queue=1,
+            ping_interval=None,
+            max_size=None,
+            compression=None,
+        )
+        await stuck.send(json.dumps({"type": "hello", "token": interview.token, "lastSeq": 0}))
+        await asyncio.sleep(3)  # its replay has filled the socket buffers (about 4 MB) and is stuck
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            url = f"/api/interview/sessions/{interview.session_id}/complete"
+            assert (await http.post(url, headers=auth(interview.token))).status_code == 200
+        assert server.log_path is not None
+        ended = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                while not ended:
+                    await asyncio.sleep(0.2)
+                    ended = "connection closed (SESSION_ENDED)" in server.log_path.read_text(errors="replace")
+        stuck.transport.abort()
+    assert ended  # the connection's handler finished though its client never read a byte
 
 
 async def test_storage_outage_is_never_acked_and_the_resend_is_stored_once(tmp_path: Path) -> None:

@@ -63,6 +63,10 @@ from storage import EventDoc, SessionDoc
 logger = logging.getLogger(__name__)
 
 LEFTOVER_SECONDS = 2.0
+# A close that lets the writer finish what it is sending (a takeover's 4009) waits this
+# long at most: a client that stopped reading would otherwise hold the writer, its
+# tasks and its hub subscription for good (the replay it is stuck in never ends).
+CLOSE_FLUSH_SECONDS = 5.0
 TAKEOVER_WAIT_SECONDS = 3.0
 TAKEOVER_POLL_SECONDS = 0.05
 _MISBEHAVING = frozenset({CloseCode.TRY_AGAIN_LATER, CloseCode.POLICY_VIOLATION, CloseCode.MESSAGE_TOO_BIG})
@@ -85,6 +89,7 @@ class Connection:
         self._stop = asyncio.Event()
         self._replayed = asyncio.Event()
         self._disconnected = False
+        self._close_deadline: asyncio.TimerHandle | None = None
         self._signalling: Signalling | None = None
         self._timers: ConnectionTimers | None = None
         self.protocol = ChannelProtocol(
@@ -210,6 +215,8 @@ class Connection:
         logger.log(level, "closing with %s: %s", close.code.name, close.reason, extra=self._log)
         if not flush:
             self._stop.set()
+        elif self._close_deadline is None:
+            self._close_deadline = asyncio.get_running_loop().call_later(CLOSE_FLUSH_SECONDS, self._stop.set)
 
     async def _await_release(self, previous: str) -> None:
         """Wait until the connection this one replaced (in another process) has stored what it had."""
@@ -221,6 +228,8 @@ class Connection:
 
     async def _teardown(self, tasks: list[asyncio.Task[None]], live: LiveSession) -> None:
         self._stop.set()
+        if self._close_deadline is not None:
+            self._close_deadline.cancel()
         if self._timers is not None:
             self._timers.stop()
         # The processor finishes the batch it is storing (so its effects are applied) before it is cancelled.
