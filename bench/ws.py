@@ -187,7 +187,7 @@ def report(name: str, r: dict[str, Any], echo: dict[str, Any] | None = None) -> 
             f" ({r['cpu_ms_per_message'] / echo['cpu_ms_per_message']:.2f}x echo); "
             f"store {r['store_commands']} round trips = {r['round_trips_per_message']:.3f}/msg, "
             f"{r['batch_size']:.1f} events/batch; store time "
-            + ", ".join(f"{name} {ms / 1000:.1f}s" for name, ms in r["store_millis"].items())
+            + ", ".join(f"{name} {ms / 1000:.1f}s ({n})" for name, (ms, n) in r["store_millis"].items())
         )
     print(line, flush=True)
 

@@ -56,6 +56,7 @@ class Counters:
     batches: int = 0
     events: int = 0
     store_millis: Counter[str] = field(default_factory=Counter)  # store time by command name
+    store_counts: Counter[str] = field(default_factory=Counter)  # round trips by command name
 
     def __sub__(self, other: Counters) -> Counters:
         return Counters(
@@ -64,6 +65,7 @@ class Counters:
             self.batches - other.batches,
             self.events - other.events,
             self.store_millis - other.store_millis,
+            self.store_counts - other.store_counts,
         )
 
 
@@ -78,6 +80,7 @@ async def read_counters(http: httpx.AsyncClient, targets: list[Target]) -> Count
         total.batches += int(health["groupCommit"]["batches"])
         total.events += int(health["groupCommit"]["events"])
         total.store_millis.update(health.get("storeMillis") or {})
+        total.store_counts.update({k: v for k, v in health["storeCommands"].items() if k != "total"})
     return total
 
 
@@ -206,6 +209,6 @@ async def traffic(
         "cpu_ms_per_message": used.cpu * 1000 / max(acked, 1),
         "store_commands": used.store_commands,
         "round_trips_per_message": used.store_commands / max(acked, 1),
-        "store_millis": dict(used.store_millis.most_common(4)),
+        "store_millis": {name: (ms, used.store_counts[name]) for name, ms in used.store_millis.most_common(4)},
         "batch_size": used.events / max(used.batches, 1),
     }

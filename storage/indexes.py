@@ -42,7 +42,6 @@ EVENT_INDEXES = [
     # is partial, and the embedded store's planner uses no partial index: without this one each lookup
     # scanned the collection (1.6 s of store time for 500 ids next to 2,000 events, holding everyone up).
     IndexModel([("sessionId", ASCENDING), ("clientEventId", ASCENDING)], name="session_clientEventId_lookup"),
-    IndexModel([("type", ASCENDING), ("ts", DESCENDING)], name="type_ts"),
     # Only commands not yet applied are in it: finding a session's is one tiny lookup.
     IndexModel(
         [("applyPending", ASCENDING), ("seq", ASCENDING)],
@@ -50,6 +49,9 @@ EVENT_INDEXES = [
         partialFilterExpression={"applyPending": {"$exists": True}},
     ),
 ]
+
+# Indexes of earlier versions that nothing reads any more: each costs every insert its upkeep.
+OBSOLETE_EVENT_INDEXES = ("type_ts",)
 
 APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateId")]
 
@@ -78,6 +80,10 @@ async def ensure_indexes(database: Database) -> None:
     c = database.collections
     await c.sessions.create_indexes(SESSION_INDEXES)
     await c.events.create_indexes(EVENT_INDEXES)
+    existing = {index["name"] async for index in await c.events.list_indexes()}
+    for name in OBSOLETE_EVENT_INDEXES:
+        if name in existing:
+            await c.events.drop_index(name)
     await c.applications.create_indexes(APPLICATION_INDEXES)
     await c.questions.create_indexes(QUESTION_INDEXES)
     await c.rate_limits.create_indexes(RATE_LIMIT_INDEXES)

@@ -32,7 +32,9 @@ from storage import EventDoc, EventRepository, EventSource, Reservation, SeqCoun
 
 logger = logging.getLogger(__name__)
 
-BLOCK = 64
+# Seqs a live session reserves at a time: a reservation is two round trips, and the sessions
+# of one process started together would otherwise all reserve again together.
+BLOCK = 256
 MAX_BATCH = 200
 WINDOW_SECONDS = 0.010
 MAX_ATTEMPTS = 3
