@@ -95,8 +95,10 @@ class ConnectionTimers:
             if self._question_stale:
                 continue
             self._poked.clear()
+            # `timeout` rather than `wait_for`: no second task per connection while it waits.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), max(0.0, deadline - self._clock.monotonic()))
+                async with asyncio.timeout(max(0.0, deadline - self._clock.monotonic())):
+                    await self._poked.wait()
 
     async def _read_question(self) -> None:
         self._question_stale = False
