@@ -18,7 +18,7 @@
     sockets (bench/ws_idle.py), so 10,000 fit in this process; it raises its own
     RLIMIT_NOFILE soft limit to the hard one, which the server processes it starts inherit.
 
-Usage: python bench/ws.py [--idle 10000 --sessions 200 --rate 2 --warmup 5 --duration 20]
+Usage: python bench/ws.py [--idle 10000 --sessions 200 --store-sessions 3000 --rate 2 --warmup 5 --duration 20]
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ async def idle_section(args: argparse.Namespace, store: str, db: str, tmp: Path,
 
 async def main(args: argparse.Namespace) -> None:
     limit = raise_open_files_limit()
-    needed = max(args.idle if "a" in args.only else 0, 2 * args.sessions)
+    needed = max(args.idle if "a" in args.only else 0, 2 * args.sessions, args.store_sessions)
     print(
         f"WebSocket channel benchmark ({os.cpu_count()} CPUs shared by the store, the servers and the clients; "
         f"RLIMIT_NOFILE {limit})",
@@ -300,6 +300,9 @@ if __name__ == "__main__":
     parser.add_argument("--hold", type=float, default=25.0, help="seconds to hold them")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="WS_HEARTBEAT_SECONDS of the (a) server")
     parser.add_argument("--sessions", type=int, default=200, help="sessions for (b) (twice as many for 2x)")
+    parser.add_argument(
+        "--store-sessions", type=int, default=3_000, help="sessions started in the store before (b), at least"
+    )
     parser.add_argument("--rate", type=float, default=2.0, help="transcripts per second per session")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of traffic before the window")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of measured traffic")

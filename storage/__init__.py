@@ -44,7 +44,7 @@ from storage.models import (
     TombstoneState,
 )
 from storage.questions import QuestionRepository, load_packaged_bank
-from storage.rate_limits import RateDecision, RateLimiter
+from storage.rate_limits import RateDecision, RateLimiter, RateWindows
 from storage.recordings import BUCKET as RECORDINGS_BUCKET
 from storage.recordings import FilePart, FileUpload, RecordingFiles, StoredFile
 from storage.seq_counter import Reservation, SeqCounter, SeqRange
@@ -89,6 +89,7 @@ __all__ = [
     "QuestionSnapshot",
     "RateDecision",
     "RateLimiter",
+    "RateWindows",
     "RecordingFiles",
     "RecordingKind",
     "RecordingMissing",

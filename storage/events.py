@@ -95,17 +95,30 @@ class EventRepository:
         source: EventSource | None = None,
         types: list[str] | None = None,
     ) -> list[EventDoc]:
-        """The session's events with seq > `after_seq`, ascending."""
+        """The session's events with seq > `after_seq` (of this source, of these types), ascending.
+
+        Only `sessionId` and `seq` go to the store: SecantusDB uses an index only when it holds
+        every field of the filter, so with `source` in it a replay scanned the whole collection.
+        The other conditions are applied here, reading past the session's other events.
+        """
         query: dict[str, Any] = {"sessionId": session_id, "seq": {"$gt": after_seq}}
-        if source is not None:
-            query["source"] = source.value
-        if types is not None:
-            query["type"] = {"$in": types}
+        wanted_types = None if types is None else set(types)
+        filtered = source is not None or wanted_types is not None
         cursor = self._collection.find(query).sort("seq", 1)
         if limit is not None:
-            cursor = cursor.limit(limit)
+            cursor = cursor.batch_size(limit) if filtered else cursor.limit(limit)
+        events: list[EventDoc] = []
         with pymongo.timeout(self._long):
-            return [EventDoc.model_validate(d) async for d in cursor]
+            async for document in cursor:
+                if source is not None and document.get("source") != source.value:
+                    continue
+                if wanted_types is not None and document.get("type") not in wanted_types:
+                    continue
+                events.append(EventDoc.model_validate(document))
+                if limit is not None and len(events) >= limit:
+                    break
+            await cursor.close()
+        return events
 
     async def transcripts_of(self, session_id: str, question_id: str, types: list[str]) -> list[EventDoc]:
         """The transcript events filed under one question, in seq order."""
@@ -142,9 +155,15 @@ class EventRepository:
 
     async def pending_commands(self, session_id: str) -> list[EventDoc]:
         """The session's stored client commands not yet applied or refused, in seq order."""
-        # By sessionId first: SecantusDB answers it from the (sessionId, seq) index, while the partial
-        # applyPending index alone leaves it scanning the whole log (250 ms at 20,000 events).
-        cursor = self._collection.find({"sessionId": session_id, "applyPending": session_id}).sort("seq", 1)
+        # Only indexed fields go to the store (see events_after): the session's seqs and marks, then
+        # the pending ones (rare: a crash between storing a command and applying it) in full.
+        marks = self._collection.find(
+            {"sessionId": session_id, "seq": {"$gt": 0}}, {"_id": 0, "seq": 1, "applyPending": 1}
+        )
+        seqs = [d["seq"] async for d in marks if d.get("applyPending") == session_id]
+        if not seqs:
+            return []
+        cursor = self._collection.find({"sessionId": session_id, "seq": {"$in": seqs}}).sort("seq", 1)
         return [EventDoc.model_validate(d) async for d in cursor]
 
     async def delete_for_sessions(self, session_ids: list[str]) -> int:

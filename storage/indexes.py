@@ -42,16 +42,10 @@ EVENT_INDEXES = [
     # is partial, and the embedded store's planner uses no partial index: without this one each lookup
     # scanned the collection (1.6 s of store time for 500 ids next to 2,000 events, holding everyone up).
     IndexModel([("sessionId", ASCENDING), ("clientEventId", ASCENDING)], name="session_clientEventId_lookup"),
-    # Only commands not yet applied are in it: finding a session's is one tiny lookup.
-    IndexModel(
-        [("applyPending", ASCENDING), ("seq", ASCENDING)],
-        name="apply_pending",
-        partialFilterExpression={"applyPending": {"$exists": True}},
-    ),
 ]
 
 # Indexes of earlier versions that nothing reads any more: each costs every insert its upkeep.
-OBSOLETE_EVENT_INDEXES = ("type_ts",)
+OBSOLETE_EVENT_INDEXES = ("type_ts", "apply_pending")
 
 APPLICATION_INDEXES = [IndexModel([("candidateId", ASCENDING)], name="candidateId")]
 

@@ -17,6 +17,9 @@ from storage.errors import DUPLICATE_KEY
 CONFLICT_RETRY_SECONDS = 1
 
 
+RateWindows = dict[str, list[datetime]]  # key -> times of its recent allowed hits, as stored
+
+
 @dataclass(frozen=True)
 class RateDecision:
     allowed: bool
@@ -38,13 +41,24 @@ class RateLimiter:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
 
-    async def hit_many(self, keys: list[str], limit: int, window_seconds: int) -> dict[str, RateDecision]:
-        """Record a hit for each key that has room in its window; every key's decision."""
+    async def read(self, keys: list[str]) -> RateWindows:
+        """The keys' windows as stored now: the first half of `hit_many`, to run beside other reads."""
         if not keys:
             return {}
+        return {d["_id"]: d.get("hits", []) async for d in self._collection.find({"_id": {"$in": keys}})}
+
+    async def hit_many(
+        self, keys: list[str], limit: int, window_seconds: int, read: RateWindows | None = None
+    ) -> dict[str, RateDecision]:
+        """Record a hit for each key that has room in its window; every key's decision.
+
+        `read`: the windows from an earlier `read` of (at least) these keys, saving its round trip.
+        """
+        if not keys:
+            return {}
+        stored = await self.read(keys) if read is None else read
         now = datetime.now(UTC)
         window = timedelta(seconds=window_seconds)
-        stored = {d["_id"]: d.get("hits", []) async for d in self._collection.find({"_id": {"$in": keys}})}
         decisions: dict[str, RateDecision] = {}
         writes: list[str] = []
         operations: list[UpdateOne] = []

@@ -122,7 +122,9 @@ class Ingestor:
         await self._log.mark_applied(event)
         return None
 
-    async def settle_pending(self, session_id: str) -> None:
-        """Apply the commands a crash left stored but not applied."""
-        for event in await self._log.pending_commands(session_id):
+    async def settle_pending(self, session_id: str) -> bool:
+        """Apply the commands a crash left stored but not applied; whether there were any."""
+        pending = await self._log.pending_commands(session_id)
+        for event in pending:
             await self.apply_stored(event, ApplyPolicy.REPLAY, recovered=True)
+        return bool(pending)

@@ -297,9 +297,10 @@ class SessionService:
         """Store client events exactly once and apply the commands among them under `policy` (see Ingestor)."""
         return await self._ingestor.ingest(session_id, events, policy, known)
 
-    async def settle_pending(self, session_id: str) -> None:
-        """Apply the commands a crash left stored but not applied (a connection's start calls this)."""
-        await self._ingestor.settle_pending(session_id)
+    async def settle_pending(self, session_id: str) -> bool:
+        """Apply the commands a crash left stored but not applied (a connection's start calls this);
+        whether there were any (the session may have changed)."""
+        return await self._ingestor.settle_pending(session_id)
 
     # ----- connections, recordings, housekeeping --------------------------------
 

@@ -33,6 +33,7 @@ import sentry_sdk
 
 from realtime.channel.actions import Close
 from realtime.channel.asyncio.inbox import Inbox
+from realtime.channel.asyncio.signals import Signal
 from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.asyncio.timers import ConnectionTimers
 from realtime.channel.close_codes import CloseCode
@@ -85,9 +86,10 @@ class Connection:
         self.connection_id = uuid.uuid4().hex
         self.epoch: int | None = None  # of this connection's claim, once made
         self._log = {"session_id": principal.session_id}
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._replayed = asyncio.Event()
+        # Signals, not asyncio.Events: an idle server holds thousands of connections (see signals.py).
+        self._wake = Signal()
+        self._stop = Signal()
+        self._replayed = Signal()
         self._disconnected = False
         self._close_deadline: asyncio.TimerHandle | None = None
         self._signalling: Signalling | None = None
@@ -186,8 +188,8 @@ class Connection:
         session = await service.get(self.session_id)
         if session.is_active:
             # What a crash left half done: commands stored but not applied, a question not yet asked.
-            await service.settle_pending(self.session_id)
-            session = await service.get(self.session_id)
+            if await service.settle_pending(self.session_id):
+                session = await service.get(self.session_id)
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
         session = await service.current(session)  # the exact lastSeq for welcome

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from realtime.channel.asyncio.signals import Signal
 from realtime.channel.config import QUESTION_TIMEOUT_GRACE_SECONDS, ChannelConfig
 from realtime.channel.protocol import ChannelProtocol
 from server.sessions import Clock, DomainError, SessionService, StorageError
@@ -51,7 +52,7 @@ class ConnectionTimers:
         self._clock = clock
         self._renew_lease = renew_lease
         self._token_ttl = token_ttl
-        self._poked = asyncio.Event()
+        self._poked = Signal()
         self._stopped = False
         self._question_due = _FAR
         self._question_number = 0
