@@ -26,8 +26,12 @@ from bench.http_load import Outcome, request_bytes
 from tests.support import auth, user_token
 
 
-async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
+async def seed_applications(db: object, count: int, time_limit_seconds: int | None = None) -> list[tuple[str, str]]:
+    """`count` open applications, each of its own candidate; `time_limit_seconds` replaces every question's."""
     now = datetime.now(UTC)
+    interview: dict[str, object] = {"questionCount": 5, "categories": ["technical", "behavioral"], "difficulty": "mid"}
+    if time_limit_seconds is not None:
+        interview["timeLimitSeconds"] = time_limit_seconds
     pairs = [(f"app_b_{uuid.uuid4().hex[:10]}", f"cand_b_{i}") for i in range(count)]
     await db.applications.insert_many(  # type: ignore[attr-defined]
         [
@@ -37,7 +41,7 @@ async def seed_applications(db: object, count: int) -> list[tuple[str, str]]:
                 "candidateName": "Bench",
                 "jobTitle": "Engineer",
                 "status": "open",
-                "interview": {"questionCount": 5, "categories": ["technical", "behavioral"], "difficulty": "mid"},
+                "interview": interview,
                 "createdAt": now,
                 "updatedAt": now,
             }

@@ -90,7 +90,9 @@ async def start_sessions(
 ) -> list[str]:
     """`count` fresh sessions through the real start-session endpoint; their session tokens."""
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url)
-    pairs = await seed_applications(mongo[db_name], count)
+    # An hour per question: the benchmark measures connections, and thousands of question
+    # timers firing together (every 2-3 minutes with the bank's limits) would be a load of their own.
+    pairs = await seed_applications(mongo[db_name], count, time_limit_seconds=3600)
     await mongo.close()
     port = int(base_url.rsplit(":", 1)[1])
     requests = [
