@@ -9,8 +9,9 @@ from typing import Any
 from server.sessions.wire_types import browser_origins
 
 # The session is marked connected (`connectedUntil`) for this long and renewed at half-time,
-# so the abandon sweeper leaves it alone; a dead process's mark simply runs out.
-CONNECTION_LEASE_SECONDS = 300.0
+# so the abandon sweeper (30 min of inactivity by default) leaves it alone; a dead process's
+# mark simply runs out. Each renewal is a write: 10,000 idle connections cost 22 a second.
+CONNECTION_LEASE_SECONDS = 900.0
 GARBAGE_LIMIT = 10  # invalid messages within GARBAGE_WINDOW_SECONDS before closing 4008
 GARBAGE_WINDOW_SECONDS = 60.0
 MAX_BATCH = 50  # client messages stored with one ingest call when they queued up behind a slow store
