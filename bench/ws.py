@@ -266,18 +266,19 @@ async def idle_section(args: argparse.Namespace, store: str, db: str, tmp: Path,
             alive = idle.alive(min_pings=2)
             negotiated = sum(c.deflate for c in idle.clients)
             idle.close()
+            count = len(idle.clients)
+            print(
+                f"(a) idle, {implementation}, permessage-deflate {'offered' if compression else 'not offered'} "
+                f"({negotiated} negotiated): {alive}/{count} alive after {args.hold:.0f}s with >= 2 pings; "
+                f"opened in {idle.connect_seconds:.0f}s ({idle.retries} retried); server RSS "
+                f"{before / 1024:.0f} -> {opened / 1024:.0f} (opened) -> {after / 1024:.0f} MiB (held) = "
+                f"{(after - before) / count:.1f} KiB per connection",
+                flush=True,
+            )
             # Let the server release every session before it stops: a stop cannot release
             # 10,000 in its timeout, and the next run's hellos would wait out the takeover.
-            await wait_released(store, db)
-        count = len(idle.clients)
-        print(
-            f"(a) idle, {implementation}, permessage-deflate {'offered' if compression else 'not offered'} "
-            f"({negotiated} negotiated): {alive}/{count} alive after {args.hold:.0f}s with >= 2 pings; "
-            f"opened in {idle.connect_seconds:.0f}s ({idle.retries} retried); server RSS "
-            f"{before / 1024:.0f} -> {opened / 1024:.0f} (opened) -> {after / 1024:.0f} MiB (held) = "
-            f"{(after - before) / count:.1f} KiB per connection",
-            flush=True,
-        )
+            with contextlib.suppress(TimeoutError):
+                await wait_released(store, db)
 
 
 async def main(args: argparse.Namespace) -> None:
