@@ -159,7 +159,7 @@ class Assembly:
                 "voice": media.voice_name,
                 "storeDurability": database.durability,
                 "storeCommands": {"total": database.commands.total, **database.commands.by_name},
-                "storeMillis": dict(database.commands.millis_by_name),
+                "storeMillis": database.commands.millis_by_name,
                 "groupCommit": dict(service.write_stats),
             },
         )

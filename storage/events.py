@@ -109,15 +109,17 @@ class EventRepository:
             cursor = cursor.batch_size(limit) if filtered else cursor.limit(limit)
         events: list[EventDoc] = []
         with pymongo.timeout(self._long):
-            async for document in cursor:
-                if source is not None and document.get("source") != source.value:
-                    continue
-                if wanted_types is not None and document.get("type") not in wanted_types:
-                    continue
-                events.append(EventDoc.model_validate(document))
-                if limit is not None and len(events) >= limit:
-                    break
-            await cursor.close()
+            try:
+                async for document in cursor:
+                    if source is not None and document.get("source") != source.value:
+                        continue
+                    if wanted_types is not None and document.get("type") not in wanted_types:
+                        continue
+                    events.append(EventDoc.model_validate(document))
+                    if limit is not None and len(events) >= limit:
+                        break
+            finally:
+                await cursor.close()  # a page cut short leaves no cursor open on the store
         return events
 
     async def transcripts_of(self, session_id: str, question_id: str, types: list[str]) -> list[EventDoc]:

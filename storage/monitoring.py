@@ -15,7 +15,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.by_name: Counter[str] = Counter()
-        self.millis_by_name: Counter[str] = Counter()  # time from send to answer, summed
+        self.micros_by_name: Counter[str] = Counter()  # time from send to answer, summed
 
     @property
     def total(self) -> int:
@@ -33,4 +33,8 @@ class CommandCounter(monitoring.CommandListener):
 
     def _timed(self, name: str, micros: int) -> None:
         if name not in _HOUSEKEEPING:
-            self.millis_by_name[name] += round(micros / 1000)
+            self.micros_by_name[name] += micros
+
+    @property
+    def millis_by_name(self) -> dict[str, int]:
+        return {name: micros // 1000 for name, micros in self.micros_by_name.items()}

@@ -1,10 +1,10 @@
 """Reserving event seqs from the session document's counter, and the committed high-water mark.
 
 Two fields of `interviewSessions` hold a session's seqs: `seqReserved`, the highest
-seq anyone has reserved (an atomic counter, so no two writers ever hold the same
-seq), and `lastSeq`, the highest seq known to be stored (a lower bound while a session is
-live: see `reserve_block`). The process that holds a
-session's live connection reserves blocks (one round trip per `BLOCK` events);
+seq anyone has reserved (moved by compare-and-set, `swap_counter`, so no two writers ever
+hold the same seq), and `lastSeq`, the highest seq known to be stored (a lower bound while
+a session is live: see `reserve_block`). The process that holds a
+session's live connection reserves blocks (two round trips per `BLOCK` events);
 any other writer reserves exactly what it writes and lists it in `pendingSeqs`
 until it is stored, so an owner knows which lower seqs may still arrive.
 """
@@ -63,13 +63,16 @@ def counter_base(document: dict[str, Any]) -> int:
 
 
 def _live_pending(document: dict[str, Any], now: datetime) -> list[SeqRange]:
+    """The document's pending entries not yet expired (the ones `reserve_block` keeps)."""
     entries = document.get("pendingSeqs")
+    if not isinstance(entries, list):
+        return []
     expired = now - PENDING_TTL
-    return pending_ranges(
-        [p for p in entries if not (isinstance(p, dict) and isinstance(p.get("at"), datetime) and p["at"] <= expired)]
-        if isinstance(entries, list)
-        else []
-    )
+    return pending_ranges([p for p in entries if not (isinstance(p, dict) and _older(p.get("at"), expired))])
+
+
+def _older(at: object, than: datetime) -> bool:
+    return isinstance(at, datetime) and at <= than
 
 
 Change = Callable[[dict[str, Any]], dict[str, Any]]
@@ -85,8 +88,8 @@ async def swap_counter(
     """Read the session's counter, then write `change(document)` only if nobody moved it meanwhile.
 
     A read plus a conditional `update_one` rather than one `findAndModify`: the embedded
-    store answers `findAndModify` by scanning the collection (80 ms at 10,000 sessions
-    against 4 ms for an `update_one` by `sessionId`). The condition is the counter (and
+    store answers `findAndModify` by scanning the collection (46 ms at 2,000 sessions,
+    148 ms at 10,000, against about 4 ms for an `update_one` by `sessionId`). The condition is the counter (and
     the `guards` fields) as read, so a concurrent reservation makes this one retry and
     no two writers ever hold the same seq. Returns the document as read.
     """

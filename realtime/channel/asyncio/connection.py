@@ -64,9 +64,10 @@ from storage import EventDoc, SessionDoc
 logger = logging.getLogger(__name__)
 
 LEFTOVER_SECONDS = 2.0
-# A close that lets the writer finish what it is sending (a takeover's 4009) waits this
-# long at most: a client that stopped reading would otherwise hold the writer, its
-# tasks and its hub subscription for good (the replay it is stuck in never ends).
+# A close that lets the writer send what is queued first (4010 session ended, 4008, an
+# error's close; a takeover's 4009 is immediate) waits this long at most: a client that
+# stopped reading would otherwise hold the writer, its tasks and its hub subscription
+# for good (the replay it is stuck in never ends).
 CLOSE_FLUSH_SECONDS = 5.0
 TAKEOVER_WAIT_SECONDS = 3.0
 TAKEOVER_POLL_SECONDS = 0.05
