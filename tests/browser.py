@@ -112,6 +112,13 @@ async def outbox(page: Page) -> list[dict[str, Any]]:
     return list(items)
 
 
+async def wait_outbox_empty(page: Page, within: float = 30.0) -> None:
+    """Wait until the server has acknowledged everything the page recorded."""
+    async with asyncio.timeout(within):
+        while await outbox(page):  # noqa: ASYNC110 (polled: the page has no event for it)
+            await asyncio.sleep(0.1)
+
+
 async def record_saved_ids(page: Page) -> None:
     """Collect the ids of every item the page saves, every server seq it delivers, every answer recorded."""
     await page.evaluate(

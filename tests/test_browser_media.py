@@ -29,6 +29,7 @@ from tests.browser import (
     interview_url,
     open_interview,
     screenshot,
+    wait_outbox_empty,
 )
 from tests.support import (
     ServerProcess,
@@ -338,6 +339,7 @@ async def test_media_that_never_connects_gives_up_quietly(
             await page.wait_for_function("(q) => window.interview.client.currentQuestion?.id !== q", arg=question_id)
             assert await page.evaluate("() => window.__media") == ["connecting", "reconnecting", "failed"]
             session_id = await page.evaluate("() => window.interview.client.sessionId")
+            await wait_outbox_empty(page)  # the next question shows before the answer's ack
         events = await stored_events(http, session_id)
         assert [e["payload"]["text"] for e in events if e["type"] == "answer.submit"] == [
             "Typed while live audio is down."

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Protocol
+
+# Connections that finished here are remembered (ids only) so a reconnect to this process
+# never waits out a takeover for them; the oldest are forgotten first.
+FINISHED_KEPT = 8192
 
 
 class Replaceable(Protocol):
@@ -20,6 +25,7 @@ class ConnectionRegistry:
 
     def __init__(self) -> None:
         self._live: dict[str, Replaceable] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
 
     def claim(self, session_id: str, connection: Replaceable) -> Replaceable | None:
         """Make `connection` the session's live one; returns the one it replaces."""
@@ -33,6 +39,16 @@ class ConnectionRegistry:
             del self._live[session_id]
             return True
         return False
+
+    def finish(self, connection_id: str) -> None:
+        """`connection_id` has stored everything it had (its release may still fail to be written)."""
+        self._finished[connection_id] = None
+        if len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
+
+    def finished_here(self, connection_id: str) -> bool:
+        """Whether `connection_id` was a connection of this process that has finished."""
+        return connection_id in self._finished
 
     def live(self, session_id: str) -> Replaceable | None:
         return self._live.get(session_id)

@@ -183,9 +183,14 @@ class Connection:
         until = self._clock.now() + timedelta(seconds=self._channel.config.lease_seconds)
         claim = await service.connections.claim(self.session_id, self.connection_id, until)
         self.epoch = claim.epoch
-        replaced_here = isinstance(local_previous, Connection) and local_previous.connection_id == claim.previous
-        if claim.previous is not None and claim.previous_leased and not replaced_here:
-            await self._await_release(claim.previous)
+        previous = claim.previous
+        registry = self._channel.registry
+        # A connection of this process that was replaced or has finished has nothing left in
+        # flight, even when the store did not hear of its release (it was down then).
+        replaced_here = isinstance(local_previous, Connection) and local_previous.connection_id == previous
+        finished_here = previous is not None and registry.finished_here(previous)
+        if previous is not None and claim.previous_leased and not replaced_here and not finished_here:
+            await self._await_release(previous)
         session = await service.get(self.session_id)
         if session.is_active:
             # What a crash left half done: commands stored but not applied, a question not yet asked.
@@ -245,6 +250,7 @@ class Connection:
                 logger.exception("signalling failed to close", extra=self._log)
         await live.close()  # what this connection queued for writing is stored before it lets go
         self._channel.registry.release(self.session_id, self)
+        self._channel.registry.finish(self.connection_id)
         with contextlib.suppress(StorageError):
             await self._service.connections.release(self.session_id, self.connection_id)
         close = await self._flush_leftovers()
