@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.assembly import Assembly
 from server.config import Settings
@@ -99,6 +100,24 @@ async def _housekeeping(parts: Assembly) -> None:
             logger.warning("housekeeping failed: %s", type(error).__name__)
 
 
+class InterviewApp(Starlette):
+    """Starlette, except that WebSockets on the `direct` paths skip the middleware and the router.
+
+    The routes stay in the router too (for the OpenAPI document and any other path).
+    """
+
+    def __init__(self, direct: Mapping[str, ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._direct = dict(direct)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and (direct := self._direct.get(scope["path"])) is not None:
+            scope["app"] = self
+            await direct(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: EmbeddedMongo | None = None) -> Starlette:
     """Build the app for `settings` (MONGODB_URL and secrets already resolved).
 
@@ -141,7 +160,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK, store: Embedd
             if store is not None:
                 await asyncio.to_thread(store.stop)
 
-    app = Starlette(
+    app = InterviewApp(
+        parts.channel.direct_apps(),
         routes=[*routes, Route("/openapi.json", openapi_json, methods=["GET"])],
         middleware=http_middleware(settings, parts.http),
         exception_handlers={

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
+from realtime.channel.uvicorn_protocol import LeanWebSocketProtocol
 from server.app import create_app
 from server.assembly import user_tokens
 from server.config import Settings
@@ -137,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
             app,
             host=args.host,
             port=args.port,
-            # websockets' sans-I/O core: one task per socket and a 4 KiB deflate window (docs/operations.md).
-            ws="websockets-sansio" if settings.ws_implementation == "sansio" else "websockets",
+            # websockets' sans-I/O core: one task per socket, trimmed for idle memory (docs/operations.md).
+            ws=LeanWebSocketProtocol if settings.ws_implementation == "sansio" else "websockets",
             ws_max_size=settings.ws_transport_max_bytes,
             proxy_headers=False,
             log_config=None,

@@ -273,3 +273,28 @@ async def test_different_sessions_do_not_take_over_each_other(
     assert first.connected and second.connected
     await first.close()
     await second.close()
+
+
+async def test_deflate_is_negotiated_without_context_takeover(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    """Compression keeps no zlib state between messages (idle memory), and messages still flow both ways."""
+    interview = await start_interview(http, question_count=2)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    try:
+        assert client.ws is not None and client.ws.response is not None
+        offered = client.ws.response.headers["Sec-WebSocket-Extensions"]
+        assert offered.startswith("permessage-deflate")
+        assert "server_no_context_takeover" in offered and "client_no_context_takeover" in offered
+        # Several messages in a row, each compressed from a fresh context: acked, so the server decoded them.
+        ids = [
+            await client.send("transcript", text=f"answer {n} " + "well compressible words " * 400, startMs=n, endMs=n)
+            for n in range(5)
+        ]
+        await client.wait_acked(*ids)
+    finally:
+        await client.close()
+    # The server's side too: the welcome, the replayed question and five acks, each decoded on its own.
+    assert [m["type"] for m in client.log[:3]] == ["welcome", "session.state", "question"]
+    assert any(m["type"] == "ack" for m in client.log)

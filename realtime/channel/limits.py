@@ -5,8 +5,6 @@ Both take the current monotonic time from their caller, so they are pure and tes
 
 from __future__ import annotations
 
-from collections import deque
-
 from server.sessions.limits import TokenBucket
 
 __all__ = ["StrikeCounter", "TokenBucket"]
@@ -18,10 +16,10 @@ class StrikeCounter:
     def __init__(self, limit: int, window_seconds: float) -> None:
         self.limit = limit
         self.window = window_seconds
-        self._times: deque[float] = deque()
+        # A short list (at most `limit` recent times), not a deque: every connection holds one.
+        self._times: list[float] = []
 
     def add(self, now: float) -> bool:
+        self._times = [t for t in self._times if t >= now - self.window][-self.limit :]
         self._times.append(now)
-        while self._times and self._times[0] < now - self.window:
-            self._times.popleft()
         return len(self._times) >= self.limit

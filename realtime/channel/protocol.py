@@ -14,7 +14,6 @@ decided; what was queued before it is still sent) -> CLOSED.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -76,7 +75,8 @@ class ChannelProtocol:
         self._render = render
         self._on_output = on_output
         self._on_close = on_close
-        self._queue: deque[Outgoing] = deque()
+        # A list, not a deque: an idle connection's queue is empty, and an empty deque costs ~600 bytes.
+        self._queue: list[Outgoing] = []
         self._queued = 0
         self._last_sent_seq = 0
         self._resume_from = 0
@@ -191,13 +191,12 @@ class ChannelProtocol:
     def data_to_send(self) -> list[dict[str, Any] | Close]:
         """Everything the writer may send now, in order; a Close ends the list (and the connection)."""
         out: list[dict[str, Any] | Close] = []
-        while self._queue:
-            item = self._queue.popleft()
-            self._queued = max(0, self._queued - 1)
+        queue, self._queue = self._queue, []
+        self._queued = 0
+        for item in queue:
             if isinstance(item, Close):
                 self.close = item
                 out.append(item)
-                self._queue.clear()
                 break
             if isinstance(item, EventDoc):
                 rendered = self._render_once(item)
