@@ -200,6 +200,11 @@ class EventLog:
             self._publish(event)
         return per_session
 
+    async def discard_initial(self, session_ids: list[str]) -> None:
+        """Remove the first events of sessions whose insert failed (their ids were fresh: nobody else has them)."""
+        if session_ids:
+            await self._events.delete_for_sessions(session_ids)
+
     async def append_server(self, session_id: str, type_: EventType, payload: dict[str, Any]) -> EventDoc:
         """Persist one server event, then deliver it to the live connection."""
         now = self._clock.now()

@@ -4,7 +4,7 @@ A start-session alone costs four writes and reads in sequence; a hundred candida
 pressing Start at once would queue 500 round trips on the store. Taken together they
 cost the same handful: one read of their applications and one of their sessions (at
 once), one bulk write of their rate-limit hits, one `insert_many` of the new sessions
-and one of their first events. Every rule of a single start holds per request:
+and, at the same time, one of their first events. Every rule of a single start holds per request:
 idempotency by `clientSessionId`, one active session per application (the partial
 unique index decides a race with another process), and only starts that create a
 session count toward the rate limit.
@@ -22,7 +22,7 @@ from typing import Any
 from server.sessions.errors import DomainError, ErrorCode, invalid_application, rate_limited
 from server.sessions.event_log import EventLog
 from server.sessions.event_types import EventType
-from storage import ApplicationDoc, RateWindows, Repositories, SessionDoc, SessionMetadata
+from storage import ApplicationDoc, RateWindows, Repositories, SessionDoc, SessionMetadata, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -155,15 +155,27 @@ class StartBatch:
             )
             for i in allowed
         ]
-        lost = await self._repos.sessions.insert_many([session for session, _ in built])
-        created: list[tuple[str, Initial]] = []
+        # The sessions and their first events are written at once (one round trip of waiting instead of
+        # two): the session ids are fresh, so first events whose session is not stored are read by nobody
+        # and are removed again below.
+        ids = [session.session_id for session, _ in built]
+        inserted, logged = await asyncio.gather(
+            self._repos.sessions.insert_many([session for session, _ in built]),
+            self._log.append_initial_many([(session.session_id, initial) for session, initial in built]),
+            return_exceptions=True,
+        )
+        if isinstance(inserted, BaseException):
+            if not isinstance(logged, BaseException):
+                await self._discard(ids)
+            raise inserted
+        if isinstance(logged, BaseException):
+            raise logged
+        await self._discard([ids[position] for position in inserted])
         for position, index in enumerate(allowed):
             request = requests[index]
             application = applications[request.application_id]
-            session, initial = built[position]
-            if position not in lost:
-                created.append((session.session_id, initial))
-                results[index] = StartOutcome(session, application, created=True)
+            if position not in inserted:
+                results[index] = StartOutcome(built[position][0], application, created=True)
                 continue
             # Another process won the race (one active session per application): that one is a resume.
             winner = await self._repos.sessions.find_resumable(request.application_id, request.client_session_id)
@@ -171,4 +183,9 @@ class StartBatch:
                 results[index] = DomainError(ErrorCode.INTERNAL_ERROR, "The session could not be created; try again")
             else:
                 results[index] = StartOutcome(winner, application, created=False)
-        await self._log.append_initial_many(created)
+
+    async def _discard(self, session_ids: list[str]) -> None:
+        try:
+            await self._log.discard_initial(session_ids)
+        except StorageError as error:  # left behind under ids nothing refers to; harmless
+            logger.warning("could not remove the first events of %d unstored sessions: %s", len(session_ids), error)

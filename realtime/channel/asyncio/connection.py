@@ -1,13 +1,14 @@
 """One live WebSocket connection of an interview: the asyncio shell around `ChannelProtocol`.
 
-It owns its tasks (reader, writer, processor, timers) and cancels and awaits
-them all when it ends; every decision (what to send, what to store, when to
-close) is the protocol's. The writer is the only task that sends: it first
-replays the persisted server events after the client's `lastSeq`, then drains
-the protocol's queue, fed by the SessionHub (live events), by the processor
-(`ack`, `error`) and by the timers (`ping`). The hub listener is subscribed
-before the replay is read and the protocol skips every seq it already sent, so
-nothing falls into the gap between replay and live delivery.
+It owns its tasks (reader and writer for its whole life; the inbox's processor
+and the timers' passes only while they have work) and cancels and awaits them all
+when it ends; every decision (what to send, what to store, when to close) is the
+protocol's. The writer is the only task that sends: it first replays the persisted
+server events after the client's `lastSeq`, then drains the protocol's queue, fed
+by the SessionHub (live events), by the processor (`ack`, `error`) and by the
+timers (`ping`). The hub listener is subscribed before the replay is read and the
+protocol skips every seq it already sent, so nothing falls into the gap between
+replay and live delivery.
 
 The reader starts after the replay and passes state-changing messages to the
 `Inbox`, which stores them in order and acks them only after the write returned.
@@ -102,7 +103,9 @@ class Connection:
             on_output=self._wake.set,
             on_close=self._on_close,
         )
-        self._inbox = Inbox(self.protocol, self._service, principal, self._clock, self._storage_failed, self._settle)
+        self._inbox = Inbox(
+            self.protocol, self._service, principal, self._clock, self._storage_failed, self._settle, self._on_task_done
+        )
 
     # ----- what signalling handlers and the registry use ------------------------------
 
@@ -150,13 +153,10 @@ class Connection:
                 token_ttl=channel.tokens.ttl,
                 live=session.is_active,
                 renew_lease=self._renew_lease,
+                on_task_done=self._on_task_done,
             )
-            for name, work in (
-                ("writer", self._write()),
-                ("reader", self._read()),
-                ("processor", self._inbox.run()),
-                ("timers", self._timers.run()),
-            ):
+            self._timers.start()
+            for name, work in (("writer", self._write()), ("reader", self._read())):
                 task = asyncio.create_task(work, name=f"ws-{name}-{self.session_id}")
                 task.add_done_callback(self._on_task_done)
                 tasks.append(task)
@@ -242,7 +242,10 @@ class Connection:
             self._timers.stop()
         # The processor finishes the batch it is storing (so its effects are applied) before it is cancelled.
         async with self._inbox.busy:
+            await self._inbox.close()
             await cancel_and_wait(tasks)
+            if self._timers is not None:
+                await self._timers.close()
         if self._signalling is not None:
             try:
                 await self._signalling.close()

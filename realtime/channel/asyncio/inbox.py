@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import sentry_sdk
 
 from realtime.channel.asyncio.signals import Signal
+from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.config import MAX_BATCH
 from realtime.channel.protocol import ChannelProtocol
 from realtime.messages import ClientEventMessage
@@ -32,6 +33,8 @@ class Inbox:
 
     Messages that queue up while the store is busy go in one `ingest` call. `busy` is
     held while a batch is stored, so a takeover or a teardown lets it finish first.
+    The task exists only while there is something to store: an idle connection has none
+    (a task and its suspended frames are ~1.5 KiB, times thousands of idle connections).
     """
 
     def __init__(
@@ -42,6 +45,7 @@ class Inbox:
         clock: Clock,
         storage_failed: StorageFailed,
         settle: Settle,
+        on_task_done: Callable[[asyncio.Task[None]], None],
     ) -> None:
         self._protocol = protocol
         self._service = service
@@ -50,10 +54,12 @@ class Inbox:
         self._clock = clock
         self._storage_failed = storage_failed
         self._settle = settle
-        # A list and two signals rather than an asyncio.Queue (four deques and an Event: ~3 KB
+        self._on_task_done = on_task_done
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        # A list and a signal rather than an asyncio.Queue (four deques and an Event: ~3 KB
         # per idle connection). One reader puts, one task takes.
         self._queued: list[ClientEventMessage] = []
-        self._arrived = Signal()
         self._room = Signal()
         self.busy = asyncio.Lock()
 
@@ -63,13 +69,26 @@ class Inbox:
             self._room.clear()
             await self._room.wait()
         self._queued.append(message)
-        self._arrived.set()
+        if self._task is None and not self._closed:
+            self._task = asyncio.create_task(self._run(), name=f"ws-processor-{self._session_id}")
+            self._task.add_done_callback(self._on_task_done)
 
-    async def run(self) -> None:
-        while True:
-            while not self._queued:
-                self._arrived.clear()
-                await self._arrived.wait()
+    async def close(self) -> None:
+        """No more storing: cancel the task (after the batch in progress, when called under `busy`)."""
+        self._closed = True
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+
+    async def _run(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._task = None
+
+    async def _drain(self) -> None:
+        # No await between the last check of the queue and the task's end: a message put
+        # meanwhile is either seen here or finds no task and starts one.
+        while self._queued:
             batch = self._queued[:MAX_BATCH]
             del self._queued[:MAX_BATCH]
             self._room.set()

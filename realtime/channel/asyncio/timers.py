@@ -1,5 +1,8 @@
-"""One task per connection for everything timed: heartbeat and idle timeout, the connection lease,
+"""Everything timed of one connection: heartbeat and idle timeout, the connection lease,
 the current question's time limit, token refresh, and the settle deadline of an ended session.
+
+Between deadlines a connection holds one timer handle, not a sleeping task: each firing
+runs one pass in a short task (it may call the store), which arms the next deadline.
 
 The question deadline is derived from the session document (`questionAskedAt`,
 `questionElapsedSeconds`, the question's `timeLimitSeconds`), never from memory,
@@ -11,12 +14,11 @@ one was connected times out as soon as the next connection arms it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from realtime.channel.asyncio.signals import Signal
+from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.config import QUESTION_TIMEOUT_GRACE_SECONDS, ChannelConfig
 from realtime.channel.protocol import ChannelProtocol
 from server.sessions import Clock, DomainError, SessionService, StorageError
@@ -30,7 +32,7 @@ _FAR = float("inf")
 
 
 class ConnectionTimers:
-    """Runs until the connection ends (cancelled by it); `poke` re-reads the session's question."""
+    """Armed by `start` until `close`; `poke` re-reads the session's question."""
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class ConnectionTimers:
         token_ttl: timedelta,
         live: bool,
         renew_lease: Callable[[], Awaitable[None]],
+        on_task_done: Callable[[asyncio.Task[None]], None],
     ) -> None:
         self._protocol = protocol
         self._service = service
@@ -52,7 +55,9 @@ class ConnectionTimers:
         self._clock = clock
         self._renew_lease = renew_lease
         self._token_ttl = token_ttl
-        self._poked = Signal()
+        self._on_task_done = on_task_done
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self._question_due = _FAR
         self._question_number = 0
@@ -61,15 +66,51 @@ class ConnectionTimers:
         self._settle_due = _FAR if live else clock.monotonic() + config.hello_timeout_seconds
         self._extra = {"session_id": session_id}
 
+    def start(self) -> None:
+        self._arm(0.0)
+
     def poke(self) -> None:
         """The session changed (question asked, paused, resumed...): re-read it and re-arm."""
         self._question_stale = True
-        self._poked.set()
+        self._arm(0.0)
 
     def stop(self) -> None:
-        """End `run` at its next step (a cancel alone can be absorbed by a database call)."""
+        """No more firings (a pass in progress ends at its next step: a cancel can be absorbed by a database call)."""
         self._stopped = True
-        self._poked.set()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    async def close(self) -> None:
+        """`stop`, then cancel and await the pass in progress, if any."""
+        self.stop()
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+
+    def _arm(self, delay: float) -> None:
+        """Fire in `delay` seconds (sooner than armed, never later); a pass in progress re-arms when it ends."""
+        if self._stopped or self._task is not None or delay == _FAR:
+            return
+        loop = asyncio.get_running_loop()
+        if self._handle is not None:
+            if self._handle.when() <= loop.time() + delay:
+                return
+            self._handle.cancel()
+        self._handle = loop.call_later(max(0.0, delay), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        if self._stopped:
+            return
+        self._task = asyncio.create_task(self._run(), name=f"ws-timers-{self._session_id}")
+        self._task.add_done_callback(self._on_task_done)
+
+    async def _run(self) -> None:
+        try:
+            delay = await self._pass()
+        finally:
+            self._task = None
+        self._arm(delay)
 
     def _refresh_time(self, expires_at: datetime | None) -> float:
         if expires_at is None:
@@ -78,7 +119,8 @@ class ConnectionTimers:
         before = min(timedelta(seconds=self._config.token_refresh_before_seconds), self._token_ttl * 0.95)
         return self._clock.monotonic() + (expires_at - before - self._clock.now()).total_seconds()
 
-    async def run(self) -> None:
+    async def _pass(self) -> float:
+        """Everything due now; the seconds until the next deadline."""
         while not self._stopped:
             now = self._clock.monotonic()
             if self._protocol.tick(now):
@@ -92,14 +134,11 @@ class ConnectionTimers:
                 await self._time_out_question()
             if now >= self._refresh_due:
                 await self._refresh_token()
-            deadline = min(self._protocol.next_deadline(), self._question_due, self._refresh_due, self._settle_due)
             if self._question_stale:
                 continue
-            self._poked.clear()
-            # `timeout` rather than `wait_for`: no second task per connection while it waits.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, deadline - self._clock.monotonic())):
-                    await self._poked.wait()
+            deadline = min(self._protocol.next_deadline(), self._question_due, self._refresh_due, self._settle_due)
+            return deadline - self._clock.monotonic()
+        return _FAR
 
     async def _read_question(self) -> None:
         self._question_stale = False
