@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from server.sessions import (
     SessionService,
     StartLimit,
 )
+from server.sessions.start_batch import StartBatch, StartOutcome, StartRequest
 from storage import (
     ApplicationDoc,
     Database,
@@ -266,3 +268,39 @@ async def test_a_new_connection_settles_what_a_crash_left_pending(core: Core) ->
     assert (await core.service.get(session_id)).current_question_number == 2
     events = await core.service.events_after(session_id)
     assert [e.type for e in events].count(EventType.QUESTION) == 2
+
+
+async def test_a_start_lost_to_another_process_resumes_the_winner_and_leaves_no_events(core: Core) -> None:
+    """Another process's start lands between this batch's reads and its insert: the unique index decides.
+
+    The batch writes its sessions and their first events at once; the loser's first events are removed.
+    """
+    other = SessionService(core.database.repositories(), clock=core.clock, config=ServiceConfig())
+    application = ApplicationDoc(
+        id=f"app_{uuid.uuid4().hex[:8]}",
+        candidate_id="cand_1",
+        candidate_name="C",
+        job_title="Engineer",
+        interview=InterviewSettings(question_count=2),
+        created_at=core.clock.now(),
+        updated_at=core.clock.now(),
+    )
+    await core.service.create_application(application)
+    build = core.service._starter._new_session  # the real builder; the race is timed through it
+    winner: list[str] = []
+
+    async def build_while_another_process_starts(*args: Any) -> Any:
+        racer = await other.start(
+            candidate_id="cand_1", application_id=application.id, client_session_id=None, metadata=SessionMetadata()
+        )
+        winner.append(racer.session.session_id)
+        return await build(*args)
+
+    batch = StartBatch(
+        core.database.repositories(), core.service._log, build_while_another_process_starts, limit=10, window=600
+    )
+    [outcome] = await batch.run([StartRequest("cand_1", application.id, None, SessionMetadata())])
+    assert isinstance(outcome, StartOutcome)
+    assert outcome.created is False and outcome.session.session_id == winner[0]
+    events = core.database.db["sessionEvents"]
+    assert await events.distinct("sessionId", {"type": "session.started"}) == winner
