@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     connection_rate_per_ip: float = Field(default=50.0, gt=0)
     connection_burst_per_ip: int = Field(default=100, ge=1)
     # The WebSocket implementation uvicorn serves the channel with: "sansio" (websockets' sans-I/O
-    # core driven by uvicorn: one task per socket, a 4 KiB deflate window) or the legacy "websockets" one.
+    # core driven by uvicorn, trimmed in realtime/channel/uvicorn_protocol.py) or the legacy "websockets" one.
     ws_implementation: Literal["sansio", "websockets"] = "sansio"
     ws_prehello_per_ip: int = Field(default=16, ge=1)
     ws_prehello_total: int = Field(default=512, ge=1)
