@@ -64,7 +64,7 @@ async def core(mongodb_url: str) -> AsyncIterator[Core]:
         await database.close()
 
 
-async def start(core: Core, questions: int = 3) -> str:
+async def new_application(core: Core, questions: int = 3) -> ApplicationDoc:
     application = ApplicationDoc(
         id=f"app_{uuid.uuid4().hex[:8]}",
         candidate_id="cand_1",
@@ -75,6 +75,11 @@ async def start(core: Core, questions: int = 3) -> str:
         updated_at=core.clock.now(),
     )
     await core.service.create_application(application)
+    return application
+
+
+async def start(core: Core, questions: int = 3) -> str:
+    application = await new_application(core, questions)
     outcome = await core.service.start(
         candidate_id="cand_1", application_id=application.id, client_session_id=None, metadata=SessionMetadata()
     )
@@ -276,16 +281,7 @@ async def test_a_start_lost_to_another_process_resumes_the_winner_and_leaves_no_
     The batch writes its sessions and their first events at once; the loser's first events are removed.
     """
     other = SessionService(core.database.repositories(), clock=core.clock, config=ServiceConfig())
-    application = ApplicationDoc(
-        id=f"app_{uuid.uuid4().hex[:8]}",
-        candidate_id="cand_1",
-        candidate_name="C",
-        job_title="Engineer",
-        interview=InterviewSettings(question_count=2),
-        created_at=core.clock.now(),
-        updated_at=core.clock.now(),
-    )
-    await core.service.create_application(application)
+    application = await new_application(core, questions=2)
     build = core.service._starter._new_session  # the real builder; the race is timed through it
     winner: list[str] = []
 

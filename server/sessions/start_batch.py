@@ -4,10 +4,10 @@ A start-session alone costs four writes and reads in sequence; a hundred candida
 pressing Start at once would queue 500 round trips on the store. Taken together they
 cost the same handful: one read of their applications and one of their sessions (at
 once), one bulk write of their rate-limit hits, one `insert_many` of the new sessions
-and, at the same time, one of their first events. Every rule of a single start holds per request:
-idempotency by `clientSessionId`, one active session per application (the partial
-unique index decides a race with another process), and only starts that create a
-session count toward the rate limit.
+and, at the same time, one of their first events. Every rule of a single start holds
+per request: idempotency by `clientSessionId`, one active session per application
+(the partial unique index decides a race with another process), and only starts that
+create a session count toward the rate limit.
 """
 
 from __future__ import annotations
@@ -159,22 +159,23 @@ class StartBatch:
         # two): the session ids are fresh, so first events whose session is not stored are read by nobody
         # and are removed again below.
         ids = [session.session_id for session, _ in built]
-        inserted, logged = await asyncio.gather(
+        refused, logged = await asyncio.gather(
             self._repos.sessions.insert_many([session for session, _ in built]),
             self._log.append_initial_many([(session.session_id, initial) for session, initial in built]),
             return_exceptions=True,
         )
-        if isinstance(inserted, BaseException):
+        if isinstance(refused, BaseException):
             if not isinstance(logged, BaseException):
                 await self._discard(ids)
-            raise inserted
+            raise refused
         if isinstance(logged, BaseException):
             raise logged
-        await self._discard([ids[position] for position in inserted])
+        # Positions the unique index refused: another process's session is active.
+        await self._discard([ids[position] for position in refused])
         for position, index in enumerate(allowed):
             request = requests[index]
             application = applications[request.application_id]
-            if position not in inserted:
+            if position not in refused:
                 results[index] = StartOutcome(built[position][0], application, created=True)
                 continue
             # Another process won the race (one active session per application): that one is a resume.
