@@ -75,11 +75,18 @@ class ConnectionTimers:
         self._arm(0.0)
 
     def stop(self) -> None:
-        """No more firings (a pass in progress ends at its next step: a cancel can be absorbed by a database call)."""
+        """No more firings, and the pass in progress is cancelled now (`close` awaits it).
+
+        At once, not after the connection's other tasks: a pass that went on storing (a
+        question's timeout, the session's completion) while a newer connection replays
+        elsewhere could commit an event that replay has already gone past.
+        """
         self._stopped = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._task is not None:
+            self._task.cancel()
 
     async def close(self) -> None:
         """`stop`, then cancel and await the pass in progress, if any."""
