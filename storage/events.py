@@ -74,14 +74,23 @@ class EventRepository:
         return {d["clientEventId"]: int(d["seq"]) async for d in cursor}
 
     async def known_client_ids_of(self, wanted: dict[str, list[str]]) -> dict[tuple[str, str], int]:
-        """`known_client_ids` for many sessions in one round trip, keyed by (session id, client event id)."""
+        """`known_client_ids` for many sessions in one round trip, keyed by (session id, client event id).
+
+        One `$in` per field, not an `$or` of per-session clauses: the embedded store scans the
+        collection for any filter with a top-level operator (122 ms at 7,500 events against
+        2.5 ms, growing with the log). The cross product can match a wanted id of another
+        session; those pairs are dropped here.
+        """
         if not wanted:
             return {}
+        ids = sorted({client_id for client_ids in wanted.values() for client_id in client_ids})
         cursor = self._collection.find(
-            {"$or": [{"sessionId": sid, "clientEventId": {"$in": ids}} for sid, ids in wanted.items()]},
+            {"sessionId": {"$in": list(wanted)}, "clientEventId": {"$in": ids}},
             {"sessionId": 1, "clientEventId": 1, "seq": 1},
         )
-        return {(d["sessionId"], d["clientEventId"]): int(d["seq"]) async for d in cursor}
+        pairs = {(session_id, client_id) for session_id, client_ids in wanted.items() for client_id in client_ids}
+        found = {(d["sessionId"], d["clientEventId"]): int(d["seq"]) async for d in cursor}
+        return {pair: seq for pair, seq in found.items() if pair in pairs}
 
     async def highest_seq(self, session_id: str) -> int:
         document = await self._collection.find_one({"sessionId": session_id}, {"seq": 1}, sort=[("seq", -1)])

