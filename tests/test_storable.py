@@ -15,6 +15,7 @@ from server.sessions import (
     DomainError,
     client_event_time,
     json_depth,
+    nests_deeper_than,
     unstorable,
     validate_client_payload,
 )
@@ -41,6 +42,8 @@ def nested(levels: int) -> dict[str, Any]:
         ({"k" * 300: 1}, "k" * 256),
         ({"text": "broken \ud800 pair"}, "text"),
         ({"\udfff": 1}, "\\udfff"),
+        ({"a": [{"b": [1, float("nan")]}]}, "a.0.b.1"),
+        ({"a": [{"ok": 1}, {"b": {"c$": 1, "$d": 2}}]}, "a.1.b.$d"),
     ],
 )
 def test_values_the_store_cannot_keep_are_named_by_their_path(value: dict[str, Any], field: str) -> None:
@@ -64,6 +67,13 @@ def test_json_depth_counts_brackets_outside_strings() -> None:
     assert json_depth('{"a": [1, {"b": "[[[{{{"}]}') == 3
     assert json_depth('"just a string with [ and \\" and {"') == 0
     assert json_depth("[" * 100_000) == 100_000  # counted, not parsed
+
+
+def test_nesting_past_a_limit_is_told_whatever_the_brackets_inside_strings() -> None:
+    assert not nests_deeper_than('{"a": "' + "[" * 100 + '"}', 3)  # many brackets, all in a string
+    assert not nests_deeper_than("[[[]]]", 3)
+    assert nests_deeper_than("[[[[]]]]", 3)
+    assert nests_deeper_than("[" * 100_000, 64)
 
 
 @pytest.mark.parametrize("text", ["a" * MAX_TEXT_CHARS, "Ж" * MAX_TEXT_CHARS, "😀" * MAX_TEXT_CHARS])

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from realtime.messages import CLIENT_MESSAGE_ADAPTER, ClientEventMessage, HelloMessage, PongMessage, SignallingMessage
-from server.sessions import MAX_JSON_DEPTH, ErrorCode, json_depth, printable, unstorable, validation_details
+from server.sessions import MAX_JSON_DEPTH, ErrorCode, nests_deeper_than, printable, unstorable, validation_details
 
 Parsed = ClientEventMessage | SignallingMessage | PongMessage
 
@@ -41,11 +41,11 @@ def message_id(data: dict[str, Any]) -> str | None:
 
 def _json(frame: str) -> Any:
     """The frame's JSON value; ValueError when it is not JSON or nests too deeply."""
-    if json_depth(frame) > MAX_JSON_DEPTH:
+    if nests_deeper_than(frame, MAX_JSON_DEPTH):
         raise ValueError("nested too deeply")
     try:
         return json.loads(frame)
-    except RecursionError:  # pragma: no cover - json_depth refuses such frames first
+    except RecursionError:  # pragma: no cover - nests_deeper_than refuses such frames first
         raise ValueError("nested too deeply") from None
 
 

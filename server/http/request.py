@@ -13,8 +13,8 @@ from server.sessions import (
     MAX_JSON_DEPTH,
     DomainError,
     ErrorCode,
-    json_depth,
     missing_field,
+    nests_deeper_than,
     payload_too_large,
     unstorable,
     validation_details,
@@ -51,13 +51,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise DomainError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
-    if json_depth(text) > MAX_JSON_DEPTH:
+    if nests_deeper_than(text, MAX_JSON_DEPTH):
         raise _too_deep()
     try:
         data = json.loads(text) if text else None
     except json.JSONDecodeError:
         raise DomainError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
-    except RecursionError:  # pragma: no cover - json_depth refuses such bodies first
+    except RecursionError:  # pragma: no cover - nests_deeper_than refuses such bodies first
         raise _too_deep() from None
     if not isinstance(data, dict):
         raise validation_error([{"field": "", "message": "Body must be a JSON object"}])

@@ -62,7 +62,15 @@ from server.sessions.service import AnswerOutcome, ServiceConfig, SessionService
 from server.sessions.start_batch import StartOutcome
 from server.sessions.starting import StartLimit
 from server.sessions.states import ALLOWED, TRANSITION_EVENT, check_transition
-from server.sessions.storable import INT64_MAX, MAX_DEPTH, MAX_JSON_DEPTH, Unstorable, json_depth, unstorable
+from server.sessions.storable import (
+    INT64_MAX,
+    MAX_DEPTH,
+    MAX_JSON_DEPTH,
+    Unstorable,
+    json_depth,
+    nests_deeper_than,
+    unstorable,
+)
 from server.sessions.tokens import IssuedToken, SessionTokens
 from server.sessions.validation import printable, validation_details
 from server.sessions.views import QuestionView
@@ -155,6 +163,7 @@ __all__ = [
     "json_depth",
     "may_delete",
     "missing_field",
+    "nests_deeper_than",
     "payload_too_large",
     "printable",
     "rate_limited",

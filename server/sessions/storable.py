@@ -49,6 +49,11 @@ def json_depth(text: str) -> int:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
+def nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether `json_depth(text) > limit`; text with no more opening brackets than `limit` is not read twice."""
+    return text.count("[") + text.count("{") > limit and json_depth(text) > limit
+
+
 def _path(parent: str, part: object) -> str:
     name = printable(str(part)[:MAX_KEY_CHARS])
     return f"{parent}.{name}" if parent else name
@@ -90,19 +95,39 @@ def _scalar_problem(value: object) -> str | None:
     return "not a JSON value"
 
 
+# (key, parent's entry); the root's entry has the key None.
+_Where = tuple[object, "_Where | None"]
+
+
 def unstorable(value: Any, root: str = "") -> Unstorable | None:
     """The first rule `value` breaks (see the module docstring), or None when the store can hold it."""
-    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    # Each item keeps its key and its parent's entry: the dotted path is built only for a problem.
+    stack: list[tuple[Any, object, _Where | None, int]] = [(value, None, None, 0)]
     while stack:
-        item, where, depth = stack.pop()
+        item, key, parent, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth >= MAX_DEPTH:
-                return Unstorable(where, f"nested deeper than {MAX_DEPTH} levels")
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                if isinstance(item, dict) and (problem := _key_problem(key)) is not None:
-                    return Unstorable(_path(where, key), problem)
-                stack.append((child, _path(where, key), depth + 1))
+                return Unstorable(_dotted(root, key, parent), f"nested deeper than {MAX_DEPTH} levels")
+            where = (key, parent)
+            if isinstance(item, dict):
+                for child_key, child in item.items():
+                    if (problem := _key_problem(child_key)) is not None:
+                        return Unstorable(_dotted(root, child_key, where), problem)
+                    stack.append((child, child_key, where, depth + 1))
+            else:
+                stack.extend((child, index, where, depth + 1) for index, child in enumerate(item))
         elif (problem := _scalar_problem(item)) is not None:
-            return Unstorable(where, problem)
+            return Unstorable(_dotted(root, key, parent), problem)
     return None
+
+
+def _dotted(root: str, key: object, parent: _Where | None) -> str:
+    parts: list[object] = []
+    entry: _Where | None = (key, parent)
+    while entry is not None and entry[1] is not None:  # the root's own key is not part of the path
+        parts.append(entry[0])
+        entry = entry[1]
+    path = root
+    for part in reversed(parts):
+        path = _path(path, part)
+    return path
