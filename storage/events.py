@@ -92,6 +92,10 @@ class EventRepository:
         found = {(d["sessionId"], d["clientEventId"]): int(d["seq"]) async for d in cursor}
         return {pair: seq for pair, seq in found.items() if pair in pairs}
 
+    async def has_type(self, session_id: str, type_: str) -> bool:
+        """Whether the session has an event of this type (served by the `(sessionId, seq)` index)."""
+        return await self._collection.find_one({"sessionId": session_id, "type": type_}, {"_id": 1}) is not None
+
     async def highest_seq(self, session_id: str) -> int:
         document = await self._collection.find_one({"sessionId": session_id}, {"seq": 1}, sort=[("seq", -1)])
         return int(document["seq"]) if document else 0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from server.sessions import EventType, SessionHub
+from server.sessions.event_log import EventLog
+from storage import Database
 from tests.support import ServerProcess, running_server, set_time_limits, start_interview, store_of, tuned_server
 from tests.test_sentry import EnvelopeSink, sentry_sink  # noqa: F401 - the fixture is used below
 from tests.ws_client import InterviewClient
@@ -192,6 +197,38 @@ async def test_pause_resume_and_complete_from_the_client(http: httpx.AsyncClient
         "session.complete",
     ]
     assert [e["type"] for e in events if e["type"].startswith("session.")].count("session.paused") == 1
+
+
+async def test_a_hello_between_an_end_and_its_event_replays_the_event(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    # A move to an end stores the status first and its event just after (lifecycle.move, here on
+    # "another process": the test). A last hello in between must not close without that event.
+    interview = await start_interview(http, question_count=2)
+    client = InterviewClient(ws_server.ws_url, interview.token)
+    await client.connect()
+    await client.wait_type("question", number=1)
+    await client.close()
+    database = Database(ws_server.mongodb_url, ws_server.env["MONGODB_DB"])
+    writer = EventLog(database.repositories().seqs, database.repositories().events, SessionHub())
+    try:
+        await database.collections.sessions.update_one(
+            {"sessionId": interview.session_id}, {"$set": {"status": "completed", "completedAt": datetime.now(UTC)}}
+        )
+        hello = asyncio.create_task(client.connect())
+        await asyncio.sleep(0.5)
+        assert not hello.done()  # the welcome waits for the end's event
+        await writer.append_server(
+            interview.session_id, EventType.SESSION_COMPLETED, {"status": "completed", "from": "in_progress"}
+        )
+        welcome = await hello
+        assert welcome["status"] == "completed"
+        final = await client.wait_for(completed)
+        assert final["event"] == "session.completed"
+        assert await client.wait_closed() == 4010
+    finally:
+        await writer.close()
+        await database.close()
 
 
 async def test_question_time_limit_runs_server_side(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:

@@ -87,7 +87,9 @@ Every message below is a pydantic model; their JSON Schemas are in
    persisted server message with `seq > lastSeq` in order, then streams live messages.
    On a fresh session the replay holds `session.state` (started) and the first `question`.
 4. For a completed, abandoned or failed session the server sends `welcome` and the replay
-   (the final state), then closes with **4010**. If `pendingIds` names messages it has not
+   (the final state), then closes with **4010**. A session that ended moments ago (another
+   process stores its end's event just after its status) is answered once that event is
+   stored, within 3 s, so the replay always holds it. If `pendingIds` names messages it has not
    stored, it first waits (up to the hello timeout) for the client to resend them and
    answers each with `ack` (stored under the late-upload rule below) or `error`.
 5. One live connection per session: a newer successful `hello` takes over and the older

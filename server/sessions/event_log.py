@@ -130,6 +130,9 @@ class EventLog:
         """The session's highest stored seq (its `lastSeq` lags while a live connection writes)."""
         return max(at_least, await self._events.highest_seq(session_id))
 
+    async def has_event(self, session_id: str, type_: str) -> bool:
+        return await self._events.has_type(session_id, type_)
+
     async def count_by_type(self, session_id: str) -> dict[str, int]:
         return await self._events.count_by_type(session_id)
 

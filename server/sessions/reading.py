@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from server.sessions.clock import Clock
@@ -12,8 +14,10 @@ from server.sessions.event_log import EventLog
 from server.sessions.principals import Principal, SessionPrincipal, UserPrincipal
 from server.sessions.questions import select_questions
 from server.sessions.review import REVIEW_EVENT_TYPES
+from server.sessions.states import TRANSITION_EVENT
 from server.sessions.views import QuestionView
 from storage import (
+    TERMINAL_STATUSES,
     ApplicationDoc,
     CamelModel,
     EventDoc,
@@ -23,6 +27,11 @@ from storage import (
     SessionFilter,
     SessionStatus,
 )
+
+# How recent an end must be for a hello to wait for its event, how long it waits, how often it looks.
+END_GRACE = timedelta(seconds=10)
+END_EVENT_WAIT_SECONDS = 3.0
+END_EVENT_POLL_SECONDS = 0.05
 
 
 class LinkState(StrEnum):
@@ -128,6 +137,23 @@ class SessionReader:
         """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
         last_seq = await self._log.high_water(session.session_id, session.last_seq)
         return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
+
+    async def current_with_end_logged(self, session: SessionDoc) -> SessionDoc:
+        """`current`, and for a session that ended moments ago, once the event of its end is stored.
+
+        A move to an end status stores the status first and its event just after
+        (lifecycle.move); a last hello in between would replay without that event and
+        close, so its client would never see it. The wait is bounded: a mover that
+        crashed in between never logs it.
+        """
+        ended_at = session.completed_at
+        if session.status in TERMINAL_STATUSES and ended_at is not None and self._clock.now() - ended_at < END_GRACE:
+            event_type = TRANSITION_EVENT[session.status]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(END_EVENT_WAIT_SECONDS):
+                    while not await self._log.has_event(session.session_id, event_type):  # noqa: ASYNC110
+                        await asyncio.sleep(END_EVENT_POLL_SECONDS)
+        return await self.current(session)
 
     async def events_after(
         self, session_id: str, after_seq: int, *, limit: int | None, server_only: bool

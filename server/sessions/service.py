@@ -115,6 +115,10 @@ class SessionService:
         """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
         return await self._reader.current(session)
 
+    async def current_with_end_logged(self, session: SessionDoc) -> SessionDoc:
+        """`current`; a session that ended moments ago once the event of its end is stored (for a last hello)."""
+        return await self._reader.current_with_end_logged(session)
+
     @staticmethod
     def may_access(principal: Principal, session: SessionDoc, *, write: bool = False) -> bool:
         if isinstance(principal, SessionPrincipal):

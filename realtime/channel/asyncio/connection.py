@@ -198,7 +198,8 @@ class Connection:
                 session = await service.get(self.session_id)
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
-        session = await service.current(session)  # the exact lastSeq for welcome
+        # The exact lastSeq for welcome; an ended session's last replay holds the event of its end.
+        session = await (service.current(session) if session.is_active else service.current_with_end_logged(session))
         known = await service.known_client_ids(self.session_id, hello.pending_ids) if hello.pending_ids else {}
         for message in self.protocol.welcome(session, hello, known, self._clock.now()):
             await self._send(message)
