@@ -207,8 +207,10 @@ async def test_a_hello_between_an_end_and_its_event_replays_the_event(
     interview = await start_interview(http, question_count=2)
     client = InterviewClient(ws_server.ws_url, interview.token)
     await client.connect()
-    await client.wait_type("question", number=1)
+    question = await client.wait_type("question", number=1)
     await client.close()
+    # Said while disconnected: named in the hello's pendingIds, it must be settled before the close.
+    said = await client.send("transcript", text="the last words", startMs=0, endMs=900, questionId=question["id"])
     database = Database(ws_server.mongodb_url, ws_server.env["MONGODB_DB"])
     writer = EventLog(database.repositories().seqs, database.repositories().events, SessionHub())
     try:
@@ -225,6 +227,7 @@ async def test_a_hello_between_an_end_and_its_event_replays_the_event(
         assert welcome["status"] == "completed"
         final = await client.wait_for(completed)
         assert final["event"] == "session.completed"
+        await client.wait_acked(said)
         assert await client.wait_closed() == 4010
     finally:
         await writer.close()

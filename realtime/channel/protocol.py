@@ -134,7 +134,8 @@ class ChannelProtocol:
         if known:
             first.append(AckMessage(ids=list(known)).to_json_dict())
         self.stats["sent"] += len(first)
-        self.state = State.REPLAYING
+        if not self.closing:  # a close asked for while opening (a takeover, a shutdown) stands
+            self.state = State.REPLAYING
         if session.status in TERMINAL_STATUSES:
             # Ended: replay, settle the pending messages it still has to resend, then 4010.
             self.ended = True
@@ -169,7 +170,8 @@ class ChannelProtocol:
             if self.status in _TERMINAL:
                 self.ended = True
         self._push(event)
-        if self.ended and not storing and not self.awaiting:
+        # Before the welcome the pending ids are not known yet: `welcome` decides the close then.
+        if self.ended and self.state != State.OPENING and not storing and not self.awaiting:
             self.request_close(CloseCode.SESSION_ENDED, "session ended", flush=True)
 
     def send(self, message: ServerMessage | dict[str, Any]) -> None:
