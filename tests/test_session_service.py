@@ -245,6 +245,16 @@ async def test_sessions_without_connection_or_activity_are_abandoned(core: Core)
     assert (await core.service.get(session_id)).status == SessionStatus.ABANDONED
 
 
+async def test_a_session_never_connected_or_whose_holder_died_is_abandoned(core: Core) -> None:
+    never_connected = await start(core)
+    holder_died = await start(core)
+    await core.service.connections.claim(holder_died, "connection-1", core.clock.now() + timedelta(seconds=30))
+    core.clock.advance(ABANDON_SECONDS + 60)  # the lease lapsed long ago, and nobody released it
+    assert await core.service.abandon_stale() == 2
+    for session_id in (never_connected, holder_died):
+        assert (await core.service.get(session_id)).status == SessionStatus.ABANDONED
+
+
 async def test_a_command_a_crash_left_unapplied_is_applied_before_the_next_ones(core: Core) -> None:
     session_id = await start(core, questions=3)
     first, second = (await core.service.get(session_id)).questions[:2]
