@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import timedelta
 
 from realtime.channel import Channel, ChannelConfig, ChannelContext
 from realtime.media import rtc_ice_servers
@@ -36,6 +37,9 @@ from storage import (
     SeqsReserved,
     SessionDeleted,
 )
+
+# The score sweep looks this much further back than the late-upload grace (a day of servers down).
+SCORE_SWEEP_MARGIN = timedelta(days=1)
 
 
 def user_tokens(settings: Settings) -> UserTokens:
@@ -129,6 +133,7 @@ class Assembly:
                     threads=settings.scoring_threads,
                     background=True,
                     sweep_seconds=settings.score_sweep_seconds,
+                    sweep_horizon=timedelta(seconds=settings.late_upload_grace_seconds) + SCORE_SWEEP_MARGIN,
                 ),
             ),
             observer=SentryObserver(),

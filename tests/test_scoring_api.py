@@ -212,11 +212,14 @@ async def test_scores_from_an_older_log_never_replace_newer_ones(mongodb_url: st
             status=SessionStatus.COMPLETED,
             started_at=now,
             last_seq=7,
+            completed_at=now,
             created_at=now,
             updated_at=now,
         )
-        assert await sessions.insert(session)
-        assert await sessions.find_unscored([SessionStatus.COMPLETED], 10) == [session.session_id]
+        long_ago = session.model_copy(update={"session_id": str(uuid.uuid4()), "completed_at": now - timedelta(days=3)})
+        assert await sessions.insert(session) and await sessions.insert(long_ago)
+        since = now - timedelta(days=2)
+        assert await sessions.find_unscored(SessionStatus.COMPLETED, since, 10) == [session.session_id]
         assert await sessions.set_scores(session.session_id, scores_at(7, 80.0))
         assert not await sessions.set_scores(session.session_id, scores_at(5, 10.0))
         assert await sessions.set_scores(session.session_id, scores_at(7, 81.0))  # recomputed from the same log
@@ -224,6 +227,6 @@ async def test_scores_from_an_older_log_never_replace_newer_ones(mongodb_url: st
         assert stored is not None and stored.scores is not None
         assert (stored.final_score, stored.scores.based_on_seq) == (81.0, 7)
         assert stored.score_breakdown == ScoreBreakdown(clarity=81.0, correctness=81.0, depth=81.0)
-        assert await sessions.find_unscored([SessionStatus.COMPLETED], 10) == []
+        assert await sessions.find_unscored(SessionStatus.COMPLETED, since, 10) == []
     finally:
         await database.close()

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from server.sessions.clock import Clock
 from server.sessions.errors import DomainError, ErrorCode, session_not_found
@@ -45,6 +45,9 @@ class ScoringConfig:
     threads: int = 1
     background: bool = False
     sweep_seconds: float = 300.0
+    # How far back the sweep looks: events reach an ended session only within the late-upload
+    # grace (24 h by default), so older sessions have nothing new to score.
+    sweep_horizon: timedelta = timedelta(days=2)
 
 
 def session_not_ended(status: SessionStatus) -> DomainError:
@@ -138,7 +141,8 @@ class SessionScoring:
         """Schedule completed sessions never scored, or with events logged since (a crash, a late transcript)."""
         while True:
             try:
-                for session_id in await self._sessions.find_unscored([SessionStatus.COMPLETED], SWEEP_BATCH):
+                since = self._clock.now() - self._config.sweep_horizon
+                for session_id in await self._sessions.find_unscored(SessionStatus.COMPLETED, since, SWEEP_BATCH):
                     self.schedule(session_id)
             except StorageError as error:
                 logger.warning("scoring sweep failed: %s", type(error).__name__)
