@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,6 +33,12 @@ from storage import (
 END_GRACE = timedelta(seconds=10)
 END_EVENT_WAIT_SECONDS = 3.0
 END_EVENT_POLL_SECONDS = 0.05
+
+GivenUp = Callable[[], bool]
+
+
+def never() -> bool:
+    return False
 
 
 class LinkState(StrEnum):
@@ -138,20 +145,20 @@ class SessionReader:
         last_seq = await self._log.high_water(session.session_id, session.last_seq)
         return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
 
-    async def current_with_end_logged(self, session: SessionDoc) -> SessionDoc:
+    async def current_with_end_logged(self, session: SessionDoc, given_up: GivenUp = never) -> SessionDoc:
         """`current`, and for a session that ended moments ago, once the event of its end is stored.
 
         A move to an end status stores the status first and its event just after
         (lifecycle.move); a last hello in between would replay without that event and
-        close, so its client would never see it. The wait is bounded: a mover that
-        crashed in between never logs it.
+        close, so its client would never see it. The wait is bounded (a mover that
+        crashed in between never logs it) and ends once `given_up()` (the socket is closing).
         """
         ended_at = session.completed_at
         if session.status in TERMINAL_STATUSES and ended_at is not None and self._clock.now() - ended_at < END_GRACE:
             event_type = TRANSITION_EVENT[session.status]
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(END_EVENT_WAIT_SECONDS):
-                    while not await self._log.has_event(session.session_id, event_type):  # noqa: ASYNC110
+                    while not given_up() and not await self._log.has_event(session.session_id, event_type):  # noqa: ASYNC110
                         await asyncio.sleep(END_EVENT_POLL_SECONDS)
         return await self.current(session)
 

@@ -8,6 +8,7 @@ concurrent callers never both win.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,9 +116,9 @@ class SessionService:
         """`session` with `last_seq` the highest seq stored (the document's may lag a live session)."""
         return await self._reader.current(session)
 
-    async def current_with_end_logged(self, session: SessionDoc) -> SessionDoc:
+    async def current_with_end_logged(self, session: SessionDoc, given_up: Callable[[], bool]) -> SessionDoc:
         """`current`; a session that ended moments ago once the event of its end is stored (for a last hello)."""
-        return await self._reader.current_with_end_logged(session)
+        return await self._reader.current_with_end_logged(session, given_up)
 
     @staticmethod
     def may_access(principal: Principal, session: SessionDoc, *, write: bool = False) -> bool:

@@ -199,7 +199,10 @@ class Connection:
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
         # The exact lastSeq for welcome; an ended session's last replay holds the event of its end.
-        session = await (service.current(session) if session.is_active else service.current_with_end_logged(session))
+        if session.is_active:
+            session = await service.current(session)
+        else:  # a takeover or a shutdown meanwhile ends the wait
+            session = await service.current_with_end_logged(session, lambda: self.protocol.closing)
         known = await service.known_client_ids(self.session_id, hello.pending_ids) if hello.pending_ids else {}
         for message in self.protocol.welcome(session, hello, known, self._clock.now()):
             await self._send(message)
