@@ -15,7 +15,15 @@ import pytest
 from server.sessions import EventType, SessionHub
 from server.sessions.event_log import EventLog
 from storage import Database
-from tests.support import ServerProcess, running_server, set_time_limits, start_interview, store_of, tuned_server
+from tests.support import (
+    Interview,
+    ServerProcess,
+    running_server,
+    set_time_limits,
+    start_interview,
+    store_of,
+    tuned_server,
+)
 from tests.test_sentry import EnvelopeSink, sentry_sink  # noqa: F401 - the fixture is used below
 from tests.ws_client import InterviewClient
 
@@ -37,6 +45,16 @@ async def http(ws_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
 async def stored_events(server: ServerProcess, session_id: str) -> list[dict[str, Any]]:
     async with store_of(server) as db:
         return await db.sessionEvents.find({"sessionId": session_id}).sort("seq", 1).to_list()  # type: ignore[no-any-return]
+
+
+async def at_first_question(
+    http: httpx.AsyncClient, server: ServerProcess, question_count: int
+) -> tuple[Interview, InterviewClient, dict[str, Any]]:
+    """A started interview, its connected client, and the first question it was asked."""
+    interview = await start_interview(http, question_count=question_count)
+    client = InterviewClient(server.ws_url, interview.token)
+    await client.connect()
+    return interview, client, await client.wait_type("question", number=1)
 
 
 def acks_naming(client: InterviewClient, id: str) -> int:
@@ -86,10 +104,7 @@ async def test_full_interview_streams_in_order_and_stores_every_message_once(
 async def test_question_next_skips_without_recording_an_answer(
     http: httpx.AsyncClient, ws_server: ServerProcess
 ) -> None:
-    interview = await start_interview(http, question_count=2)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
-    first = await client.wait_type("question", number=1)
+    _, client, first = await at_first_question(http, ws_server, 2)
     await client.send("question.next", questionId=first["id"])
     second = await client.wait_type("question", number=2)
     await client.send("question.next")  # no questionId: the current one
@@ -100,10 +115,7 @@ async def test_question_next_skips_without_recording_an_answer(
 
 
 async def test_resent_id_is_acked_again_but_stored_once(http: httpx.AsyncClient, ws_server: ServerProcess) -> None:
-    interview = await start_interview(http, question_count=2)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
-    question = await client.wait_type("question", number=1)
+    interview, client, question = await at_first_question(http, ws_server, 2)
     transcript = await client.send("transcript", text="once", startMs=0, endMs=10)
     await client.wait_acked(transcript)
     answer_id = str(uuid.uuid4())
@@ -134,10 +146,7 @@ async def test_resent_id_is_acked_again_but_stored_once(http: httpx.AsyncClient,
 async def test_reconnect_replays_what_was_missed_exactly_once(
     http: httpx.AsyncClient, ws_server: ServerProcess
 ) -> None:
-    interview = await start_interview(http, question_count=3)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
-    question = await client.wait_type("question", number=1)
+    interview, client, question = await at_first_question(http, ws_server, 3)
     seen_before = client.last_seq
     answer = await client.send("answer.submit", questionId=question["id"], text="then the line drops")
     await client.abort()  # cut before reading anything the answer caused
@@ -157,10 +166,7 @@ async def test_reconnect_replays_what_was_missed_exactly_once(
 async def test_stale_last_seq_replays_duplicates_that_the_client_drops(
     http: httpx.AsyncClient, ws_server: ServerProcess
 ) -> None:
-    interview = await start_interview(http, question_count=2)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
-    question = await client.wait_type("question", number=1)
+    _, client, question = await at_first_question(http, ws_server, 2)
     await client.send("answer.submit", questionId=question["id"], text="answer")
     await client.wait_type("question", number=2)
     await client.close()
@@ -204,10 +210,7 @@ async def test_a_hello_between_an_end_and_its_event_replays_the_event(
 ) -> None:
     # A move to an end stores the status first and its event just after (lifecycle.move, here on
     # "another process": the test). A last hello in between must not close without that event.
-    interview = await start_interview(http, question_count=2)
-    client = InterviewClient(ws_server.ws_url, interview.token)
-    await client.connect()
-    question = await client.wait_type("question", number=1)
+    interview, client, question = await at_first_question(http, ws_server, 2)
     await client.close()
     # Said while disconnected: named in the hello's pendingIds, it must be settled before the close.
     said = await client.send("transcript", text="the last words", startMs=0, endMs=900, questionId=question["id"])
