@@ -83,7 +83,7 @@ class EventRepository:
         """
         if not wanted:
             return {}
-        ids = sorted({client_id for client_ids in wanted.values() for client_id in client_ids})
+        ids = list({client_id for client_ids in wanted.values() for client_id in client_ids})
         cursor = self._collection.find(
             {"sessionId": {"$in": list(wanted)}, "clientEventId": {"$in": ids}},
             {"sessionId": 1, "clientEventId": 1, "seq": 1},

@@ -37,10 +37,6 @@ END_EVENT_POLL_SECONDS = 0.05
 GivenUp = Callable[[], bool]
 
 
-def never() -> bool:
-    return False
-
-
 class LinkState(StrEnum):
     """What an interview link leads to, for the page to say before its setup screen."""
 
@@ -145,7 +141,7 @@ class SessionReader:
         last_seq = await self._log.high_water(session.session_id, session.last_seq)
         return session if last_seq == session.last_seq else session.model_copy(update={"last_seq": last_seq})
 
-    async def current_with_end_logged(self, session: SessionDoc, given_up: GivenUp = never) -> SessionDoc:
+    async def current_with_end_logged(self, session: SessionDoc, given_up: GivenUp) -> SessionDoc:
         """`current`, and for a session that ended moments ago, once the event of its end is stored.
 
         A move to an end status stores the status first and its event just after

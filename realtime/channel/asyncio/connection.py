@@ -198,11 +198,9 @@ class Connection:
                 session = await service.get(self.session_id)
             if await service.ask_current_question(session) is not None:
                 session = await service.get(self.session_id)
-        # The exact lastSeq for welcome; an ended session's last replay holds the event of its end.
-        if session.is_active:
-            session = await service.current(session)
-        else:  # a takeover or a shutdown meanwhile ends the wait
-            session = await service.current_with_end_logged(session, lambda: self.protocol.closing)
+        # The exact lastSeq for welcome; an ended session's last replay holds the event of its end
+        # (a takeover or a shutdown meanwhile ends that wait).
+        session = await service.current_with_end_logged(session, lambda: self.protocol.closing)
         known = await service.known_client_ids(self.session_id, hello.pending_ids) if hello.pending_ids else {}
         for message in self.protocol.welcome(session, hello, known, self._clock.now()):
             await self._send(message)
