@@ -56,7 +56,8 @@ class ConnectionTimers:
         self._renew_lease = renew_lease
         self._token_ttl = token_ttl
         self._on_task_done = on_task_done
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
+        self._handle_due = 0.0  # loop time the handle fires at
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self._question_due = _FAR
@@ -99,11 +100,15 @@ class ConnectionTimers:
         if self._stopped or self._task is not None or delay == _FAR:
             return
         loop = asyncio.get_running_loop()
+        due = loop.time() + max(0.0, delay)
         if self._handle is not None:
-            if self._handle.when() <= loop.time() + delay:
+            if self._handle_due <= due:
                 return
             self._handle.cancel()
+        # Its own due time, not `handle.when()`: uvloop answers `call_later(0, ...)` with a plain
+        # Handle, which has none (a poke right after `start` raised in the hub's listener).
         self._handle = loop.call_later(max(0.0, delay), self._fire)
+        self._handle_due = due
 
     def _fire(self) -> None:
         self._handle = None
