@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,12 @@ import httpx
 import jwt
 import pytest
 import websockets
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
+from websockets.frames import Frame, Opcode
+from websockets.typing import ExtensionParameter
 
+from realtime.channel.uvicorn_protocol import PLAIN_BELOW_BYTES
 from tests.support import (
     SESSION_SECRET,
     ServerProcess,
@@ -298,3 +304,52 @@ async def test_deflate_is_negotiated_without_context_takeover(
     # The server's side too: the welcome, the replayed question and five acks, each decoded on its own.
     assert [m["type"] for m in client.log[:3]] == ["welcome", "session.state", "question"]
     assert any(m["type"] == "ack" for m in client.log)
+
+
+class _SeenDeflate(PerMessageDeflate):
+    """The client's decoder, noting each data frame as it came off the wire: (bytes, compressed)."""
+
+    seen: list[tuple[int, bool]]
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.seen.append((len(frame.data), frame.rsv1))
+        return super().decode(frame, max_size=max_size)
+
+
+class _SeenDeflateFactory(ClientPerMessageDeflateFactory):
+    def __init__(self, seen: list[tuple[int, bool]]) -> None:
+        super().__init__(client_max_window_bits=True)
+        self._seen = seen
+
+    def process_response_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> PerMessageDeflate:
+        extension = super().process_response_params(params, accepted_extensions)
+        extension.__class__ = _SeenDeflate
+        extension.seen = self._seen  # type: ignore[attr-defined]
+        return extension
+
+
+async def test_small_messages_go_uncompressed_and_large_ones_compressed(
+    http: httpx.AsyncClient, ws_server: ServerProcess
+) -> None:
+    """An ack is not worth a zlib context (RFC 7692 lets each message choose); a question still is."""
+    interview = await start_interview(http, question_count=2)
+    seen: list[tuple[int, bool]] = []
+    ws = await open_socket(ws_server.ws_url, extensions=[_SeenDeflateFactory(seen)], compression=None)
+    try:
+        await ws.send(json.dumps({"type": "hello", "token": interview.token, "lastSeq": 0, "pendingIds": []}))
+        texts = [str(await asyncio.wait_for(ws.recv(), 15)) for _ in range(3)]  # welcome, session.state, question
+        message_id = new_id()
+        await ws.send(json.dumps({"type": "transcript", "id": message_id, "text": "hi", "startMs": 0, "endMs": 1}))
+        texts.append(str(await asyncio.wait_for(ws.recv(), 15)))
+    finally:
+        await ws.close()
+    assert [json.loads(t)["type"] for t in texts] == ["welcome", "session.state", "question", "ack"]
+    assert json.loads(texts[-1])["ids"] == [message_id]
+    sizes = [len(t.encode()) for t in texts]
+    assert [compressed for _wire, compressed in seen] == [size >= PLAIN_BELOW_BYTES for size in sizes]
+    assert [wire for wire, compressed in seen if not compressed] == [size for size in sizes if size < PLAIN_BELOW_BYTES]
+    assert seen[-1] == (sizes[-1], False)  # the ack, as it is
+    assert any(compressed for _wire, compressed in seen)  # the question (its text and options) is compressed

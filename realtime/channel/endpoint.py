@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sentry_sdk
@@ -19,7 +20,7 @@ from realtime.channel.close_codes import CloseCode
 from realtime.channel.errors import retryable
 from realtime.channel.framing import parse_hello
 from realtime.channel.origins import origin_allowed, own_origins
-from realtime.channel.transport import ConnectionLost
+from realtime.channel.transport import SEND_NOW, ConnectionLost
 from realtime.messages import SUBPROTOCOL, ErrorMessage, HelloMessage
 from server.sessions import DomainError, ErrorCode, SessionPrincipal, StorageError, rate_limited
 from server.sessions.limits import KeyedSlots
@@ -38,6 +39,8 @@ class StarletteTransport:
 
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
+        # The server's synchronous send (uvicorn_protocol.py), when it offers one.
+        self._send_now: Callable[[str], bool] | None = websocket.scope.get("extensions", {}).get(SEND_NOW)
 
     async def receive(self) -> str | bytes | None:
         if self._websocket.client_state == WebSocketState.DISCONNECTED:
@@ -55,6 +58,11 @@ class StarletteTransport:
             await self._websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError) as error:
             raise ConnectionLost from error
+
+    def send_now(self, text: str) -> bool:
+        if self._send_now is None or self._websocket.application_state != WebSocketState.CONNECTED:
+            return False
+        return self._send_now(text)
 
     async def close(self, code: int, reason: str) -> None:
         if self._websocket.application_state != WebSocketState.CONNECTED:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# The ASGI scope extension under which a server offers a synchronous text send (`Transport.send_now`).
+SEND_NOW = "interview.send_now"
+
 
 class ConnectionLost(Exception):
     """The peer is gone; nothing more can be sent."""
@@ -16,6 +19,10 @@ class Transport(Protocol):
 
     async def send(self, text: str) -> None:
         """Send one text frame; raises ConnectionLost."""
+        ...
+
+    def send_now(self, text: str) -> bool:
+        """Send one text frame without waiting, if the socket takes it now; False (nothing sent) otherwise."""
         ...
 
     async def close(self, code: int, reason: str) -> None:

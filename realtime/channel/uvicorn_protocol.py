@@ -11,6 +11,12 @@ Behaviour is uvicorn's; only what each connection keeps in memory changes:
   (a 4 KiB window, ~40 KiB with its hash tables) exists only while a message is encoded
   or decoded, not for the life of an idle connection. The interview's messages are small
   JSON objects: a shared window across messages buys little compression for them.
+  A message under `PLAIN_BELOW_BYTES` (an ack, a ping) is sent uncompressed, as RFC 7692
+  allows per message: a fresh zlib context costs more than it saves on 40 bytes.
+
+It adds one thing: `send_now` (in the scope's extensions as `SEND_NOW`), a text frame
+written at once from the caller's task when nothing would make uvicorn's `send` wait,
+so the channel can send an ack without waking its writer task (asyncio/outbox.py).
 
 It replaces attributes of uvicorn's class (`queue`, `writable`, `conn`, `request`,
 `response`; written against uvicorn 0.55), so a uvicorn upgrade must pass the WebSocket
@@ -20,19 +26,27 @@ tests and `bench/ws.py --only a` again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.exceptions import InvalidState
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
+from websockets.typing import ExtensionParameter
 
 from realtime.channel.asyncio.signals import Signal
+from realtime.channel.transport import SEND_NOW
 
 DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
+PLAIN_BELOW_BYTES = 256
 
 
 class ReceiveQueue:
@@ -58,9 +72,27 @@ class ReceiveQueue:
         return self._items.pop(0)
 
 
+class SmallMessagesPlain(PerMessageDeflate):
+    """permessage-deflate that sends a whole message shorter than PLAIN_BELOW_BYTES as it is (rsv1 unset)."""
+
+    def encode(self, frame: Frame) -> Frame:
+        if frame.fin and frame.opcode in (Opcode.TEXT, Opcode.BINARY) and len(frame.data) < PLAIN_BELOW_BYTES:
+            return frame
+        return super().encode(frame)
+
+
+class LeanDeflateFactory(ServerPerMessageDeflateFactory):
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
+        response, extension = super().process_request_params(params, accepted_extensions)
+        extension.__class__ = SmallMessagesPlain  # same state, one method different
+        return response, extension
+
+
 def deflate_factory() -> ServerPerMessageDeflateFactory:
     """permessage-deflate with a 4 KiB window and no context kept between messages, both ways."""
-    return ServerPerMessageDeflateFactory(
+    return LeanDeflateFactory(
         server_no_context_takeover=True,
         client_no_context_takeover=True,
         server_max_window_bits=DEFLATE_WINDOW_BITS,
@@ -98,3 +130,21 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             # Answered: uvicorn reads neither again (a refused upgrade never gets here).
             self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
+        extensions[SEND_NOW] = self.send_now
+
+    def send_now(self, text: str) -> bool:
+        """uvicorn's `send` of a text frame, if it would not wait: writable, accepted, not closing."""
+        if not self.writable.is_set() or self.disconnected or self.close_sent or self.transport.is_closing():
+            return False
+        if not self.handshake_complete or self.initial_response is not None:
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True

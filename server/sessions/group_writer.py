@@ -182,6 +182,8 @@ class GroupWriter:
         self._queue.extend(queued)
         self._wake.set()
         self._ensure_running()
+        if len(queued) == 1:  # the usual case: no gather (a future and callbacks fewer per message)
+            return [await asyncio.shield(queued[0].future)]
         return list(await asyncio.gather(*(asyncio.shield(item.future) for item in queued)))
 
     def foreign(self, event: EventDoc) -> None:

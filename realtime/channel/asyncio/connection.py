@@ -3,10 +3,10 @@
 It owns its tasks (reader and writer for its whole life; the inbox's processor
 and the timers' passes only while they have work) and cancels and awaits them all
 when it ends; every decision (what to send, what to store, when to close) is the
-protocol's. The writer is the only task that sends: it first replays the persisted
-server events after the client's `lastSeq`, then drains the protocol's queue, fed
-by the SessionHub (live events), by the processor (`ack`, `error`) and by the
-timers (`ping`). The hub listener is subscribed before the replay is read and the
+protocol's. The writer replays the persisted server events after the client's
+`lastSeq`, then drains the protocol's queue, fed by the SessionHub (live events), the
+processor (`ack`, `error`; an ack while the writer idles leaves at once: outbox.py) and
+the timers (`ping`). The hub listener is subscribed before the replay is read and the
 protocol skips every seq it already sent, so nothing falls into the gap between
 replay and live delivery.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from datetime import timedelta
@@ -34,6 +33,7 @@ import sentry_sdk
 
 from realtime.channel.actions import Close
 from realtime.channel.asyncio.inbox import Inbox
+from realtime.channel.asyncio.outbox import Outbox, encode
 from realtime.channel.asyncio.signals import Signal
 from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.asyncio.timers import ConnectionTimers
@@ -89,22 +89,29 @@ class Connection:
         self.epoch: int | None = None  # of this connection's claim, once made
         self._log = {"session_id": principal.session_id}
         # Signals, not asyncio.Events: an idle server holds thousands of connections (see signals.py).
-        self._wake = Signal()
         self._stop = Signal()
         self._replayed = Signal()
         self._disconnected = False
         self._close_deadline: asyncio.TimerHandle | None = None
         self._signalling: Signalling | None = None
         self._timers: ConnectionTimers | None = None
+        self._outbox = Outbox(transport, lambda: self.protocol.data_to_send())
         self.protocol = ChannelProtocol(
             channel.config,
             self._render,
             now=self._clock.monotonic(),
-            on_output=self._wake.set,
+            on_output=self._outbox.output_ready,
             on_close=self._on_close,
         )
         self._inbox = Inbox(
-            self.protocol, self._service, principal, self._clock, self._storage_failed, self._settle, self._on_task_done
+            self.protocol,
+            self._service,
+            principal,
+            self._clock,
+            self._outbox,
+            self._storage_failed,
+            self._settle,
+            self._on_task_done,
         )
 
     # ----- what signalling handlers and the registry use ------------------------------
@@ -272,7 +279,7 @@ class Connection:
 
     async def _flush_leftovers(self) -> Close:
         """Send what the protocol still holds up to its close (when the writer never got to it), then close."""
-        leftovers = [] if self._disconnected else self.protocol.data_to_send()
+        leftovers = [] if self._disconnected else self._outbox.take()
         close = self.protocol.closed()
         if self._disconnected:
             return close
@@ -328,7 +335,7 @@ class Connection:
         return message
 
     async def _send(self, data: dict[str, Any]) -> None:
-        await self._transport.send(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+        await self._transport.send(encode(data))
 
     async def _replay(self) -> None:
         after = self.protocol.replay_from
@@ -344,7 +351,7 @@ class Connection:
 
     async def _drain(self) -> bool:
         """Send what is queued; False once the protocol's close was reached."""
-        for item in self.protocol.data_to_send():
+        for item in self._outbox.take():
             if isinstance(item, Close):
                 self._stop.set()
                 return False
@@ -357,8 +364,7 @@ class Connection:
             self.protocol.replay_finished(self._clock.monotonic())
             self._replayed.set()
             while not self._stop.is_set():
-                await self._wake.wait()
-                self._wake.clear()
+                await self._outbox.wait()
                 if not await self._drain():
                     return
         except ConnectionLost:

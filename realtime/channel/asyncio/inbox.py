@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import sentry_sdk
 
+from realtime.channel.asyncio.outbox import Outbox
 from realtime.channel.asyncio.signals import Signal
 from realtime.channel.asyncio.tasks import cancel_and_wait
 from realtime.channel.config import MAX_BATCH
@@ -43,6 +44,7 @@ class Inbox:
         service: SessionService,
         principal: SessionPrincipal,
         clock: Clock,
+        outbox: Outbox,
         storage_failed: StorageFailed,
         settle: Settle,
         on_task_done: Callable[[asyncio.Task[None]], None],
@@ -52,6 +54,7 @@ class Inbox:
         self._principal = principal
         self._session_id = principal.session_id
         self._clock = clock
+        self._outbox = outbox
         self._storage_failed = storage_failed
         self._settle = settle
         self._on_task_done = on_task_done
@@ -123,7 +126,9 @@ class Inbox:
         except StorageError as error:
             self._storage_failed(error, next(iter(request.by_id)))
             return
-        for message in self._protocol.stored(request, outcome):
+        with self._outbox.sending_inline():  # the ack goes out from this task: no writer wake-up
+            fresh = self._protocol.stored(request, outcome)
+        for message in fresh:
             if message.type.startswith("session."):
                 sentry_sdk.add_breadcrumb(
                     category="session", message=f"client {message.type}", data={"session_id": self._session_id}
