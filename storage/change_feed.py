@@ -30,6 +30,9 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 # The resume point is gone (ChangeStreamHistoryLost, InvalidResumeToken...): start from now.
 RESUME_LOST = {260, 280, 286}
 NOT_A_REPLICA_SET = 40573
+# After a getMore that brought nothing. A real mongod answers so only after maxAwaitTimeMS (1 s);
+# the embedded store does at every write, which would double the store round trips of the write path.
+IDLE_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,14 @@ class ChangeFeed:
             pipeline, full_document="updateLookup", resume_after=self._token
         ) as stream:
             self.opened.set()
-            async for change in stream:
+            while stream.alive:  # an invalidated stream ends here and is reopened
+                change = await stream.try_next()
                 self._token = stream.resume_token
+                if change is None:
+                    # An empty answer: on SecantusDB it comes at every write, even one the pipeline
+                    # filters out (each group commit), so pause before asking again.
+                    await asyncio.sleep(IDLE_PAUSE_SECONDS)
+                    continue
                 parsed = parse_change(change, self._events, self._wants, self._tombstones)
                 if parsed is None:
                     continue
