@@ -12,7 +12,7 @@ Behaviour is uvicorn's; only what each connection keeps in memory changes:
   or decoded, not for the life of an idle connection. The interview's messages are small
   JSON objects: a shared window across messages buys little compression for them.
   A message under `PLAIN_BELOW_BYTES` (an ack, a ping) is sent uncompressed, as RFC 7692
-  allows per message: a fresh zlib context costs more than it saves on 40 bytes.
+  allows per message: a 61-byte ack deflates to 63 bytes, for ~3 us of zlib set-up.
 
 It adds one thing: `send_now` (in the scope's extensions as `SEND_NOW`), a text frame
 written at once from the caller's task when nothing would make uvicorn's `send` wait,
