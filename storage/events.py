@@ -11,6 +11,7 @@ from pymongo.errors import BulkWriteError
 
 from storage.errors import DUPLICATE_KEY
 from storage.models import EventDoc, EventSource
+from storage.seq_counter import SeqRange
 
 INSERT_SLICE = 50
 LONG_SECONDS = 10.0
@@ -134,6 +135,13 @@ class EventRepository:
             finally:
                 await cursor.close()  # a page cut short leaves no cursor open on the store
         return events
+
+    async def server_events_in(self, session_id: str, seqs: SeqRange) -> list[EventDoc]:
+        """The session's server events with a seq in `seqs`, ascending."""
+        query = {"sessionId": session_id, "seq": {"$gte": seqs.first, "$lte": seqs.last}}
+        cursor = self._collection.find(query).sort("seq", 1)
+        with pymongo.timeout(self._long):
+            return [EventDoc.model_validate(d) async for d in cursor if d.get("source") == EventSource.SERVER.value]
 
     async def transcripts_of(self, session_id: str, question_id: str, types: list[str]) -> list[EventDoc]:
         """The transcript events filed under one question, in seq order."""

@@ -17,6 +17,7 @@ import pytest
 
 from server.sessions import EventType, NewClientEvent, SessionHub
 from server.sessions.event_log import EventLog
+from server.sessions.group_writer import GroupWriter
 from storage import (
     Change,
     Database,
@@ -195,6 +196,26 @@ async def test_another_writers_events_reach_the_owner_in_seq_order(store: Store)
     stored = [e.seq for e in await owner.events_after(session_id)]
     assert seqs == sorted(seqs) == stored  # every seq once, ascending, none missing
     assert {e.payload["state"][:3] for e in seen} == {"own", "oth"}
+
+
+async def test_an_event_stored_elsewhere_between_two_blocks_is_delivered_before_the_second(store: Store) -> None:
+    """Another writer stores (and settles) a seq just before the owner reserves its next block,
+    and the change feed has not brought it (here there is none): the owner reads it from the
+    store before it delivers from that block, so the connection does not skip it for good."""
+    owner, other = store.log(), store.log()
+    owner.writer = GroupWriter(store.repos.events, store.repos.seqs, store.clock, owner.hub.publish, block=2)
+    session_id = await store.new_session()
+    seen: list[EventDoc] = []
+    owner.live(session_id, seen.append)
+    await owner.append_server(session_id, EventType.MEDIA_STATE, {"state": "own0"})
+    elsewhere = await other.append_server(session_id, EventType.MEDIA_STATE, {"state": "other"})
+    for i in range(1, 7):  # blocks of two: at least two are reserved after the other writer's seq
+        await owner.append_server(session_id, EventType.MEDIA_STATE, {"state": f"own{i}"})
+    stored = [e.seq for e in await owner.events_after(session_id)]
+    await owner.close()
+    await other.close()
+    assert elsewhere.seq in stored
+    assert [e.seq for e in seen] == stored  # every seq once, ascending: the other writer's included
 
 
 async def test_concurrent_reservations_and_claims_never_share_a_seq(store: Store) -> None:

@@ -99,3 +99,13 @@ def test_pending_ranges_already_delivered_are_ignored() -> None:
     order.deliver([event(i) for i in range(1, 6)], now=0)
     order.expect([SeqRange(2, 3)], now=0)
     assert order.next_deadline() is None
+
+
+def test_the_seqs_between_our_blocks_that_we_never_saw_are_named() -> None:
+    order = SessionOrder()
+    assert order.unaccounted(SeqRange(1, 4)) is None  # a claim's block: the replay reads the store
+    order.add_block(SeqRange(1, 4))
+    assert order.unaccounted(SeqRange(5, 8)) is None  # right after ours: nobody else had a seq
+    assert order.unaccounted(SeqRange(9, 12)) == SeqRange(5, 8)  # handed to someone else
+    assert order.foreign(event(6))
+    assert order.unaccounted(SeqRange(9, 12)) == SeqRange(7, 8)  # 6 was seen

@@ -25,6 +25,7 @@ from realtime.channel.errors import retryable
 from realtime.channel.framing import Complaint, TooBig, parse_frame, peek_id
 from realtime.channel.limits import StrikeCounter, TokenBucket
 from realtime.messages import (
+    ENVELOPE_FIELDS,
     AckMessage,
     ClientEventMessage,
     ErrorMessage,
@@ -45,7 +46,7 @@ from server.sessions import (
     QuestionView,
     client_event_time,
     session_closed,
-    validate_client_payload,
+    stored_client_payload,
 )
 from storage import TERMINAL_STATUSES, EventDoc, SessionDoc, SessionStatus
 
@@ -275,7 +276,8 @@ class ChannelProtocol:
         for message in batch:
             self.awaiting.discard(message.id)
             try:
-                payload = validate_client_payload(message.event_type, message.stored_payload())
+                # The frame's parse validated the payload already (the message is its model): one pass.
+                payload = stored_client_payload(message, message.type, exclude=ENVELOPE_FIELDS)
                 ts = client_event_time(message.ts, now)
             except DomainError as error:
                 self.send_error(error.code, error.message, id=message.id, details=error.details, retry=False)

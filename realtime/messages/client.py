@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
 from typing_extensions import TypeIs
@@ -39,6 +39,10 @@ class HelloMessage(RequestModel):
     )
 
 
+# What a client event message carries besides its payload.
+ENVELOPE_FIELDS: set[str] = {"type", "id", "ts"}  # read only
+
+
 class ClientEventFields(RequestModel):
     """What every state-changing client message adds to its payload."""
 
@@ -50,10 +54,6 @@ class ClientEventFields(RequestModel):
     @property
     def event_type(self) -> EventType:
         return EventType(getattr(self, "type"))  # noqa: B009 - every subclass declares its literal `type`
-
-    def stored_payload(self) -> dict[str, Any]:
-        """The payload it is stored with: its fields minus `type`, `id` and `ts`."""
-        return self.to_wire(exclude={"type", "id", "ts"}, exclude_none=True)
 
 
 class AnswerStartMessage(AnswerStartPayload, ClientEventFields):

@@ -25,7 +25,7 @@ from server.sessions.errors import (
 from server.sessions.event_log import AppendResult, LiveSession, NewClientEvent
 from server.sessions.event_types import COMMAND_TYPES, STATE_EVENT_TYPES, TRANSCRIPT_TYPES, EventType
 from server.sessions.hub import SessionHub
-from server.sessions.ingest import IngestOutcome, KnownSession
+from server.sessions.ingest import IngestOutcome, KnownSession, PendingIngest
 from server.sessions.integrity import (
     INTEGRITY_EVENT_NAMES,
     FastAnswer,
@@ -51,6 +51,7 @@ from server.sessions.payloads import (
     TranscriptPayload,
     client_event_time,
     client_event_type,
+    stored_client_payload,
     validate_client_payload,
 )
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
@@ -123,6 +124,7 @@ __all__ = [
     "NoObserver",
     "OfflinePack",
     "PastePayload",
+    "PendingIngest",
     "Principal",
     "QuestionId",
     "QuestionNextPayload",
@@ -172,6 +174,7 @@ __all__ = [
     "session_closed",
     "session_not_found",
     "storage_unavailable",
+    "stored_client_payload",
     "unauthorized",
     "unstorable",
     "validate_client_payload",

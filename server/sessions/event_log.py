@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from server.sessions.clock import SYSTEM_CLOCK, Clock
+from server.sessions.drafts import Draft, Written
 from server.sessions.event_types import COMMAND_TYPES, TRANSCRIPT_TYPES, EventType
-from server.sessions.group_writer import Draft, GroupWriter
+from server.sessions.group_writer import GroupWriter
 from server.sessions.hub import Listener, SessionHub
 from storage import EventDoc, EventRepository, EventSource, SeqCounter, SeqRange
 
@@ -51,6 +52,51 @@ class AppendResult:
     @property
     def last_seq(self) -> int:
         return max(self.seq_by_client_id.values(), default=0)
+
+
+class PendingAppend:
+    """Client events handed to the group writer (`EventLog.submit_client`): `result()` once `when_done` fires."""
+
+    __slots__ = ("_drafts", "_futures", "_result")
+
+    def __init__(self, drafts: list[Draft], futures: list[asyncio.Future[Written]], result: AppendResult) -> None:
+        self._drafts = drafts
+        self._futures = futures
+        self._result = result
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the event loop) once every event is stored or failed."""
+        if not self._futures:
+            asyncio.get_running_loop().call_soon(callback)
+            return
+        remaining = len(self._futures)
+
+        def one_done(_future: asyncio.Future[Written]) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if not remaining:
+                callback()
+
+        for future in self._futures:
+            future.add_done_callback(one_done)
+
+    async def wait(self) -> None:
+        if self._futures:
+            await asyncio.wait(self._futures)
+
+    def result(self) -> AppendResult:
+        """What was stored; raises the first failure (every future's outcome is taken, none left unread)."""
+        failure: BaseException | None = None
+        for draft, future in zip(self._drafts, self._futures, strict=True):
+            error = future.exception()
+            if error is not None:
+                failure = failure or error
+            else:
+                written = future.result()
+                self._result.add(draft.client_event_id or "", written.seq, written.event)
+        if failure is not None:
+            raise failure
+        return self._result
 
 
 class _SessionLocks:
@@ -239,15 +285,35 @@ class EventLog:
         them and settles each; one a crash left pending is applied by the next caller.
         """
         result = AppendResult()
+        drafts = self._client_drafts(session_id, new_events, commands_pending, result)
+        if not drafts:
+            return result
+        if self.writer.owns(session_id):
+            for draft, written in zip(drafts, await self.writer.write(drafts), strict=True):
+                result.add(draft.client_event_id or "", written.seq, written.event)
+            return result
+        async with self._locks.hold(session_id):
+            await self._append_client_directly(session_id, drafts, result)
+        return result
+
+    def submit_client(self, session_id: str, new_events: list[NewClientEvent]) -> PendingAppend:
+        """`append_client` for a session this process writes (`writer.owns`), without waiting; no commands."""
+        result = AppendResult()
+        drafts = self._client_drafts(session_id, new_events, False, result)
+        return PendingAppend(drafts, self.writer.submit(drafts) if drafts else [], result)
+
+    @staticmethod
+    def _client_drafts(
+        session_id: str, new_events: list[NewClientEvent], commands_pending: bool, result: AppendResult
+    ) -> list[Draft]:
+        """One draft per client event id (repeats within the batch are duplicates of the first)."""
         unique: dict[str, NewClientEvent] = {}
         for event in new_events:
             if event.client_event_id in unique:
                 result.duplicate_ids.append(event.client_event_id)
             else:
                 unique[event.client_event_id] = event
-        if not unique:
-            return result
-        drafts = [
+        return [
             Draft(
                 session_id,
                 e.type,
@@ -259,13 +325,6 @@ class EventLog:
             )
             for e in unique.values()
         ]
-        if self.writer.owns(session_id):
-            for draft, written in zip(drafts, await self.writer.write(drafts), strict=True):
-                result.add(draft.client_event_id or "", written.seq, written.event)
-            return result
-        async with self._locks.hold(session_id):
-            await self._append_client_directly(session_id, drafts, result)
-        return result
 
     async def _append_client_directly(self, session_id: str, drafts: list[Draft], result: AppendResult) -> None:
         """Without the live connection: look up retries first (no seq is spent on them), then insert."""

@@ -23,10 +23,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from server.sessions.clock import Clock
+from server.sessions.drafts import Draft, Written
 from server.sessions.ordering import SessionOrder
 from storage import EventDoc, EventRepository, EventSource, Reservation, SeqCounter, SeqRange
 
@@ -44,42 +43,6 @@ PREFETCH_BELOW = BLOCK // 2
 PREFETCH_PARALLEL = 4
 
 Emit = Callable[[EventDoc], None]
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An event waiting for its seq."""
-
-    session_id: str
-    type: str
-    ts: datetime
-    payload: dict[str, Any]
-    source: EventSource
-    client_event_id: str | None = None
-    # A command stored pending (`applyPending`) until its caller applied it: a crash in between
-    # leaves it for the next caller to apply.
-    apply_pending: bool = False
-
-    def document(self, seq: int, received_at: datetime) -> EventDoc:
-        return EventDoc(
-            session_id=self.session_id,
-            seq=seq,
-            type=self.type,
-            ts=self.ts,
-            payload=self.payload,
-            source=self.source,
-            client_event_id=self.client_event_id,
-            received_at=received_at,
-            apply_pending=self.session_id if self.apply_pending else None,
-        )
-
-
-@dataclass(frozen=True)
-class Written:
-    """A stored draft: its seq, and its document (None when the client event id was stored before)."""
-
-    seq: int
-    event: EventDoc | None
 
 
 @dataclass
@@ -175,6 +138,13 @@ class GroupWriter:
 
     async def write(self, drafts: list[Draft]) -> list[Written]:
         """Store `drafts` (all of owned sessions) in the next batch; raises if it could not be stored."""
+        futures = self.submit(drafts)
+        if len(futures) == 1:  # the usual case: no gather (a future and callbacks fewer per message)
+            return [await asyncio.shield(futures[0])]
+        return list(await asyncio.gather(*(asyncio.shield(future) for future in futures)))
+
+    def submit(self, drafts: list[Draft]) -> list[asyncio.Future[Written]]:
+        """Queue `drafts` for the next batch without waiting: each future ends as its draft is stored."""
         loop = asyncio.get_running_loop()
         queued = [_Queued(d, loop.create_future()) for d in drafts]
         for item in queued:
@@ -182,9 +152,7 @@ class GroupWriter:
         self._queue.extend(queued)
         self._wake.set()
         self._ensure_running()
-        if len(queued) == 1:  # the usual case: no gather (a future and callbacks fewer per message)
-            return [await asyncio.shield(queued[0].future)]
-        return list(await asyncio.gather(*(asyncio.shield(item.future) for item in queued)))
+        return [item.future for item in queued]
 
     def foreign(self, event: EventDoc) -> None:
         """A server event another writer stored (the change feed, or a local non-owner write)."""
@@ -248,7 +216,7 @@ class GroupWriter:
 
     async def _store(self, batch: _Batch) -> None:
         self.stats["batches"] += 1
-        placed = await self._place(batch.items)
+        placed = await self._place(batch)
         if not placed:
             return
         documents = [document for _item, document in placed]
@@ -287,8 +255,9 @@ class GroupWriter:
         for item, written in settled:
             self._resolve(item, written)
 
-    async def _place(self, items: list[_Queued]) -> list[tuple[_Queued, EventDoc]]:
+    async def _place(self, batch: _Batch) -> list[tuple[_Queued, EventDoc]]:
         """Give every item a seq from its session's block (reserving blocks as needed)."""
+        items = batch.items
         wanted: dict[str, int] = defaultdict(int)
         for item in items:
             wanted[item.draft.session_id] += 1
@@ -306,8 +275,14 @@ class GroupWriter:
             self.stats["round_trips"] += len(short)
             monotonic = self._clock.monotonic()
             for session_id, result in zip(short, results, strict=True):
+                order = self._order(session_id)
                 if isinstance(result, Reservation):
-                    order = self._order(session_id)
+                    try:
+                        unseen = await self._unseen(session_id, order, result.seqs)
+                    except Exception as unread:  # the block cannot be used safely: this batch fails
+                        failed[session_id] = unread
+                        continue
+                    batch.ready[session_id].extend(e for e in unseen if order.foreign(e))
                     order.add_block(result.seqs)
                     if result.pending:
                         order.expect(result.pending, monotonic)
@@ -346,8 +321,24 @@ class GroupWriter:
             return
         finally:
             order.prefetching = False
-        if self._orders.get(session_id) is order:
-            self.grant(session_id, reservation)
+        if self._orders.get(session_id) is not order:
+            return
+        try:
+            unseen = await self._unseen(session_id, order, reservation.seqs)
+        except Exception as error:
+            logger.warning("could not read the seqs before a block: %s", type(error).__name__)
+            return
+        for event in unseen:  # in the next step, ahead of any event of the new block
+            self.foreign(event)
+        self.grant(session_id, reservation)
+
+    async def _unseen(self, session_id: str, order: SessionOrder, block: SeqRange) -> list[EventDoc]:
+        """Server events another writer stored before `block` that this order has not seen (ordering.py)."""
+        seqs = order.unaccounted(block)
+        if seqs is None:
+            return []
+        self.stats["round_trips"] += 1
+        return await self._events.server_events_in(session_id, seqs)
 
     async def _known_seqs(
         self, placed: list[tuple[_Queued, EventDoc]], indexes: set[int]

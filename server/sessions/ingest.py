@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -10,8 +11,8 @@ from typing import TYPE_CHECKING
 from server.sessions.admission import late_admission, strict_refusal
 from server.sessions.commands import ApplyPolicy, Command, execute
 from server.sessions.errors import DomainError
-from server.sessions.event_log import AppendResult, EventLog, NewClientEvent
-from server.sessions.event_types import COMMAND_TYPES
+from server.sessions.event_log import AppendResult, EventLog, NewClientEvent, PendingAppend
+from server.sessions.event_types import COMMAND_TYPES, EventType
 from server.sessions.observer import SessionObserver
 from storage import ACTIVE_STATUSES, TERMINAL_STATUSES, EventDoc, SessionStatus
 
@@ -38,6 +39,30 @@ class IngestOutcome:
     rejected_ids: list[str] = field(default_factory=list)
     not_applied: dict[str, DomainError] = field(default_factory=dict)
     last_seq: int = 0
+
+
+class PendingIngest:
+    """A batch of facts on its way to the store (`Ingestor.submit`): `outcome()` once `when_done` fires."""
+
+    __slots__ = ("_append", "_known", "_observer")
+
+    def __init__(self, append: PendingAppend, known: KnownSession, observer: SessionObserver) -> None:
+        self._append = append
+        self._known = known
+        self._observer = observer
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        self._append.when_done(callback)
+
+    async def wait(self) -> None:
+        await self._append.wait()
+
+    def outcome(self) -> IngestOutcome:
+        """What `ingest` would have returned; raises what the store raised."""
+        append = self._append.result()
+        if append.accepted:
+            self._observer.client_events_stored(self._known.session_id, self._known.application_id, append.accepted)
+        return IngestOutcome(append=append, last_seq=append.last_seq)
 
 
 class Ingestor:
@@ -99,6 +124,21 @@ class Ingestor:
             self._observer.client_events_stored(session.session_id, session.application_id, append.accepted)
         last_seq = append.last_seq if known is not None else await self._log.high_water(session_id)
         return IngestOutcome(append=append, rejected_ids=rejected, not_applied=not_applied, last_seq=last_seq)
+
+    def submittable(self, known: KnownSession, types: Iterable[EventType]) -> bool:
+        """Whether `submit` takes events of `types` now: facts of an active session this process writes."""
+        return (
+            known.status in ACTIVE_STATUSES
+            and self._log.writer.owns(known.session_id)
+            and not any(type_ in COMMAND_TYPES for type_ in types)
+        )
+
+    def submit(self, known: KnownSession, events: list[NewClientEvent]) -> PendingIngest:
+        """`ingest`'s fast path (facts, REPLAY, `known`) without a task or an await: check `submittable` first.
+
+        The events join the group writer's next batch; the caller is told when they are stored.
+        """
+        return PendingIngest(self._log.submit_client(known.session_id, events), known, self._observer)
 
     async def apply_stored(
         self, event: EventDoc, policy: ApplyPolicy, *, recovered: bool = False

@@ -73,6 +73,19 @@ class SessionOrder:
         """Stop using reserved seqs (all of them, or those below `below`)."""
         self._unused = [] if below is None else [b for b in self._unused if b[1] >= below]
 
+    def unaccounted(self, block: SeqRange) -> SeqRange | None:
+        """The seqs handed out between our last block and a new one that we have not seen.
+
+        Another writer may have stored one (and settled it) before the new block was reserved:
+        it is in no pending list, and the change feed may bring it after the new block's first
+        events went out, when it would be skipped for good. None when there is no such seq, or
+        no block before (a claim's block: the connection's replay reads the store after it).
+        """
+        if not self._own:
+            return None
+        after = max(self.delivered, self._foreign_high, *(own.last for own in self._own))
+        return SeqRange(after + 1, block.first - 1) if block.first > after + 1 else None
+
     def is_own(self, seq: int) -> bool:
         return any(seq in block for block in self._own)
 

@@ -153,13 +153,21 @@ def validate_client_payload(type_: str, payload: Any) -> dict[str, Any]:
         parsed = model.model_validate(payload)
     except ValidationError as error:
         raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {type_} payload", validation_details(error)) from None
+    return stored_client_payload(parsed, type_)
+
+
+def stored_client_payload(parsed: ClientPayload, type_: str, exclude: set[str] | None = None) -> dict[str, Any]:
+    """The stored form of a payload its model has validated (a WebSocket message is one: its
+    fields are its payload's, checked as the frame was parsed): a named event's inner payload
+    checked against its model, the size bounded. Raises DomainError like `validate_client_payload`.
+    """
+    stored = parsed.to_wire(exclude=exclude, exclude_none=True)
     if isinstance(parsed, NamedEventPayload) and (inner := NAMED_EVENT_PAYLOADS.get(parsed.name)) is not None:
         try:
-            parsed.payload = inner.model_validate(parsed.payload).to_wire(exclude_none=True)
+            stored["payload"] = inner.model_validate(parsed.payload).to_wire(exclude_none=True)
         except ValidationError as error:
             details = [{**d, "field": f"payload.{d['field']}"} for d in validation_details(error)]
             raise DomainError(ErrorCode.VALIDATION_ERROR, f"Invalid {parsed.name} payload", details) from None
-    stored = parsed.to_wire(exclude_none=True)
     if payload_chars(stored) > MAX_PAYLOAD_CHARS:
         raise DomainError(
             ErrorCode.PAYLOAD_TOO_LARGE,

@@ -8,7 +8,7 @@ concurrent callers never both win.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from server.sessions.event_log import EventLog, NewClientEvent
 from server.sessions.event_types import EventType
 from server.sessions.flow import QuestionFlow
 from server.sessions.hub import SessionHub
-from server.sessions.ingest import Ingestor, IngestOutcome, KnownSession
+from server.sessions.ingest import Ingestor, IngestOutcome, KnownSession, PendingIngest
 from server.sessions.lifecycle import Lifecycle
 from server.sessions.observer import NoObserver, SessionObserver
 from server.sessions.principals import Principal, Role, SessionPrincipal, UserPrincipal
@@ -301,6 +301,14 @@ class SessionService:
     ) -> IngestOutcome:
         """Store client events exactly once and apply the commands among them under `policy` (see Ingestor)."""
         return await self._ingestor.ingest(session_id, events, policy, known)
+
+    def submittable(self, known: KnownSession, types: Iterable[EventType]) -> bool:
+        """Whether `submit` takes events of `types` now (see Ingestor.submittable)."""
+        return self._ingestor.submittable(known, types)
+
+    def submit(self, known: KnownSession, events: list[NewClientEvent]) -> PendingIngest:
+        """Facts of a live session handed to the group writer without waiting (see Ingestor.submit)."""
+        return self._ingestor.submit(known, events)
 
     async def settle_pending(self, session_id: str) -> bool:
         """Apply the commands a crash left stored but not applied (a connection's start calls this);

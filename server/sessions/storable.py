@@ -101,24 +101,45 @@ _Where = tuple[object, "_Where | None"]
 
 def unstorable(value: Any, root: str = "") -> Unstorable | None:
     """The first rule `value` breaks (see the module docstring), or None when the store can hold it."""
-    # Each item keeps its key and its parent's entry: the dotted path is built only for a problem.
+    if not isinstance(value, dict | list):
+        problem = _scalar_problem(value)
+        return None if problem is None else Unstorable(root, problem)
+    # Only containers go on the stack; each keeps its key and its parent's entry, so the dotted
+    # path is built only for a problem. Scalars are checked in place, the common types first
+    # (this runs on every client message).
     stack: list[tuple[Any, object, _Where | None, int]] = [(value, None, None, 0)]
     while stack:
         item, key, parent, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_DEPTH:
-                return Unstorable(_dotted(root, key, parent), f"nested deeper than {MAX_DEPTH} levels")
-            where = (key, parent)
-            if isinstance(item, dict):
-                for child_key, child in item.items():
-                    if (problem := _key_problem(child_key)) is not None:
-                        return Unstorable(_dotted(root, child_key, where), problem)
-                    stack.append((child, child_key, where, depth + 1))
-            else:
-                stack.extend((child, index, where, depth + 1) for index, child in enumerate(item))
-        elif (problem := _scalar_problem(item)) is not None:
-            return Unstorable(_dotted(root, key, parent), problem)
+        if depth >= MAX_DEPTH:
+            return Unstorable(_dotted(root, key, parent), f"nested deeper than {MAX_DEPTH} levels")
+        where = (key, parent)
+        is_dict = isinstance(item, dict)
+        for child_key, child in item.items() if is_dict else enumerate(item):
+            if is_dict and not _plain_key(child_key) and (problem := _key_problem(child_key)) is not None:
+                return Unstorable(_dotted(root, child_key, where), problem)
+            kind = type(child)
+            if kind is str:
+                if child.isascii() or (problem := _text_problem(child)) is None:
+                    continue
+            elif kind is dict or kind is list or isinstance(child, dict | list):
+                stack.append((child, child_key, where, depth + 1))
+                continue
+            elif (problem := _scalar_problem(child)) is None:
+                continue
+            return Unstorable(_dotted(root, child_key, where), problem)
     return None
+
+
+def _plain_key(key: object) -> bool:
+    """The common key, decided without `_key_problem`'s chain of checks."""
+    return (
+        type(key) is str
+        and key.isascii()
+        and len(key) <= MAX_KEY_CHARS
+        and "." not in key
+        and "\x00" not in key
+        and not key.startswith("$")
+    )
 
 
 def _dotted(root: str, key: object, parent: _Where | None) -> str:

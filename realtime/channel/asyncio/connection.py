@@ -10,9 +10,8 @@ the timers (`ping`). The hub listener is subscribed before the replay is read an
 protocol skips every seq it already sent, so nothing falls into the gap between
 replay and live delivery.
 
-The reader starts after the replay and passes state-changing messages to the
-`Inbox`, which stores them in order and acks them only after the write returned.
-
+The reader starts after the replay and passes state-changing messages to the `Inbox`,
+which stores them in order (a fact straight from the reader) and acks only what was stored.
 Before anything is written or replayed the connection claims the session in the
 store; when the claim replaces a connection in another process, it waits
 (up to TAKEOVER_WAIT_SECONDS) until that one has stored what it had in flight,
@@ -43,13 +42,7 @@ from realtime.channel.context import ChannelContext
 from realtime.channel.protocol import ChannelProtocol
 from realtime.channel.signalling import Signalling
 from realtime.channel.transport import ConnectionLost, Transport
-from realtime.messages import (
-    HelloMessage,
-    ServerMessage,
-    SignallingMessage,
-    is_signalling,
-    render_event,
-)
+from realtime.messages import HelloMessage, ServerMessage, SignallingMessage, is_signalling, render_event
 from server.sessions import (
     STATE_EVENT_TYPES,
     DomainError,
@@ -110,6 +103,7 @@ class Connection:
             self._clock,
             self._outbox,
             self._storage_failed,
+            self._failed,
             self._settle,
             self._on_task_done,
         )
@@ -130,8 +124,7 @@ class Connection:
     async def retire(self) -> None:
         """Taken over by a newer connection: finish the message in progress, then close 4009."""
         self.protocol.request_close(CloseCode.REPLACED, "replaced by a newer connection")
-        async with self._inbox.busy:
-            pass
+        await self._inbox.idle()
 
     def claimed_elsewhere(self, connection_id: str, epoch: int) -> bool:
         """Whether a claim seen in the change feed is newer than this connection's own."""
@@ -218,14 +211,17 @@ class Connection:
         if task.cancelled():
             return
         error = task.exception()
-        if isinstance(error, StorageError):
-            self._storage_failed(error, None)
-        elif error is not None:
-            logger.error("connection task %s failed", task.get_name(), exc_info=error, extra=self._log)
-            sentry_sdk.capture_exception(error)
-            self.protocol.fail(ErrorCode.INTERNAL_ERROR, "Internal server error", CloseCode.INTERNAL_ERROR)
+        if error is not None:
+            self._failed(error, task.get_name())
         if task.get_name().startswith("ws-writer"):
             self._stop.set()  # nothing can be sent any more
+
+    def _failed(self, error: BaseException, where: str = "ws-processor") -> None:
+        if isinstance(error, StorageError):
+            return self._storage_failed(error, None)
+        logger.error("connection task %s failed", where, exc_info=error, extra=self._log)
+        sentry_sdk.capture_exception(error)
+        self.protocol.fail(ErrorCode.INTERNAL_ERROR, "Internal server error", CloseCode.INTERNAL_ERROR)
 
     def _on_close(self, close: Close, flush: bool) -> None:
         level = logging.WARNING if close.code in _MISBEHAVING else logging.INFO
@@ -313,7 +309,7 @@ class Connection:
         """SessionHub listener: must not block."""
         if event.type in _TIMER_EVENTS and self._timers is not None:
             self._timers.poke()
-        self.protocol.server_event(event, storing=self._inbox.busy.locked())
+        self.protocol.server_event(event, storing=self._inbox.storing)
         if self._signalling is not None:
             self._signalling.server_event(event)
 

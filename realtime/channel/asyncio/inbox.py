@@ -1,4 +1,13 @@
-"""Storing a connection's client messages in order, in batches, and acking only what was stored."""
+"""Storing a connection's client messages in order, in batches, and acking only what was stored.
+
+Two lanes, one order. A fact (a transcript line, a named event) that arrives while nothing
+of the connection waits to be stored is handed to the group writer at once, from the
+reader, and acked from the callback that tells it was stored: no task and no await per
+message, which is most of what a message used to cost on top of its parsing. Everything
+else (commands, an ended session, a message behind others) queues for the inbox's task,
+which stores in batches through `ingest`. Both lanes end in the group writer's one queue,
+so a connection's messages are stored in the order they arrived.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import sentry_sdk
 
+from realtime.channel.actions import StoreRequest
 from realtime.channel.asyncio.outbox import Outbox
 from realtime.channel.asyncio.signals import Signal
 from realtime.channel.asyncio.tasks import cancel_and_wait
@@ -19,6 +29,7 @@ from server.sessions import (
     DomainError,
     EventType,
     KnownSession,
+    PendingIngest,
     SessionPrincipal,
     SessionService,
     StorageError,
@@ -26,16 +37,18 @@ from server.sessions import (
 from storage import SessionStatus
 
 StorageFailed = Callable[[Exception, str | None], None]
+Failed = Callable[[BaseException], None]
 Settle = Callable[[], Awaitable[None]]
 
 
 class Inbox:
-    """A bounded queue of client messages and the task that stores them.
+    """A bounded queue of client messages and the task that stores them (and the fast lane).
 
     Messages that queue up while the store is busy go in one `ingest` call. `busy` is
-    held while a batch is stored, so a takeover or a teardown lets it finish first.
-    The task exists only while there is something to store: an idle connection has none
-    (a task and its suspended frames are ~1.5 KiB, times thousands of idle connections).
+    held while a batch is stored; `idle()` waits for it and for the facts in flight, so a
+    takeover or a teardown lets them finish first. The task exists only while there is
+    something to store: an idle connection has none (a task and its suspended frames are
+    ~1.5 KiB, times thousands of idle connections).
     """
 
     def __init__(
@@ -46,6 +59,7 @@ class Inbox:
         clock: Clock,
         outbox: Outbox,
         storage_failed: StorageFailed,
+        failed: Failed,
         settle: Settle,
         on_task_done: Callable[[asyncio.Task[None]], None],
     ) -> None:
@@ -56,6 +70,7 @@ class Inbox:
         self._clock = clock
         self._outbox = outbox
         self._storage_failed = storage_failed
+        self._failed = failed
         self._settle = settle
         self._on_task_done = on_task_done
         self._task: asyncio.Task[None] | None = None
@@ -65,9 +80,25 @@ class Inbox:
         self._queued: list[ClientEventMessage] = []
         self._room = Signal()
         self.busy = asyncio.Lock()
+        self._in_flight: set[PendingIngest] = set()
+
+    @property
+    def storing(self) -> bool:
+        """Whether a client message is on its way to the store."""
+        return self.busy.locked() or bool(self._in_flight)
+
+    async def idle(self) -> None:
+        """Wait until the batch being stored and the facts in flight are stored (or failed)."""
+        async with self.busy:
+            pass
+        while self._in_flight:
+            await next(iter(self._in_flight)).wait()
+            await asyncio.sleep(0)  # its callback runs from the loop: let it
 
     async def put(self, message: ClientEventMessage) -> None:
         """Bounded: a client faster than the store waits in TCP."""
+        if self._submitted_now(message):
+            return
         while len(self._queued) >= MAX_BATCH:
             self._room.clear()
             await self._room.wait()
@@ -81,6 +112,41 @@ class Inbox:
         self._closed = True
         if self._task is not None:
             await cancel_and_wait([self._task])
+        while self._in_flight:  # handed to the group writer: they are stored and answered first
+            await next(iter(self._in_flight)).wait()
+            await asyncio.sleep(0)
+
+    # ----- the fast lane ------------------------------------------------------------------
+
+    def _submitted_now(self, message: ClientEventMessage) -> bool:
+        """Hand a fact to the group writer now, when nothing of this connection waits before it."""
+        if self._task is not None or self._queued or self._closed or self._protocol.closing:
+            return False
+        if len(self._in_flight) >= MAX_BATCH:
+            return False  # the queue bounds it (and the client waits in TCP)
+        known = self._known()
+        if known is None or not self._service.submittable(known, (message.event_type,)):
+            return False
+        request = self._protocol.store_request([message], self._clock.now())
+        if request.events:
+            pending = self._service.submit(known, request.events)
+            self._in_flight.add(pending)
+            pending.when_done(lambda: self._fact_stored(request, pending))
+        return True
+
+    def _fact_stored(self, request: StoreRequest, pending: PendingIngest) -> None:
+        self._in_flight.discard(pending)
+        try:
+            outcome = pending.outcome()
+        except StorageError as error:
+            self._storage_failed(error, next(iter(request.by_id)))
+            return
+        except Exception as error:
+            self._failed(error)
+            return
+        with self._outbox.sending_inline():
+            self._protocol.stored(request, outcome)
+        self._protocol.after_store()
 
     async def _run(self) -> None:
         try:
