@@ -91,6 +91,9 @@ class Inbox:
         """Wait until the batch being stored and the facts in flight are stored (or failed)."""
         async with self.busy:
             pass
+        await self._facts_answered()
+
+    async def _facts_answered(self) -> None:
         while self._in_flight:
             await next(iter(self._in_flight)).wait()
             await asyncio.sleep(0)  # its callback runs from the loop: let it
@@ -112,9 +115,7 @@ class Inbox:
         self._closed = True
         if self._task is not None:
             await cancel_and_wait([self._task])
-        while self._in_flight:  # handed to the group writer: they are stored and answered first
-            await next(iter(self._in_flight)).wait()
-            await asyncio.sleep(0)
+        await self._facts_answered()  # handed to the group writer: they are stored and answered first
 
     # ----- the fast lane ------------------------------------------------------------------
 
