@@ -109,3 +109,15 @@ def test_the_seqs_between_our_blocks_that_we_never_saw_are_named() -> None:
     assert order.unaccounted(SeqRange(9, 12)) == SeqRange(5, 8)  # handed to someone else
     assert order.foreign(event(6))
     assert order.unaccounted(SeqRange(9, 12)) == SeqRange(7, 8)  # 6 was seen
+
+
+def test_a_block_granted_late_never_hands_out_seqs_below_what_went_out() -> None:
+    order = SessionOrder()
+    order.add_block(SeqRange(1, 4))
+    order.add_block(SeqRange(9, 12))  # reserved in line while an earlier reservation was still out
+    order.take(4)
+    assert order.take(1) == [9]
+    order.stored = 9
+    assert seqs(order.deliver([event(9)], now=0)) == [9]
+    order.add_block(SeqRange(5, 8))  # the earlier one, granted only now
+    assert order.take(1) == [10]  # not 5: the connection has seq 9 already

@@ -312,22 +312,19 @@ class GroupWriter:
         task.add_done_callback(self._prefetches.discard)
 
     async def _reserve_ahead(self, session_id: str, order: SessionOrder) -> None:
+        # `prefetching` holds until the block is granted: no second block is reserved meanwhile.
         try:
             async with self._prefetch_slots:
                 reservation = await self._seqs.reserve_block(session_id, self._block, self._clock.now(), order.stored)
             self.stats["round_trips"] += 1
+            if self._orders.get(session_id) is not order:
+                return
+            unseen = await self._unseen(session_id, order, reservation.seqs)
         except Exception as error:  # the next batch reserves in line instead
             logger.warning("could not reserve seqs ahead: %s", type(error).__name__)
             return
         finally:
             order.prefetching = False
-        if self._orders.get(session_id) is not order:
-            return
-        try:
-            unseen = await self._unseen(session_id, order, reservation.seqs)
-        except Exception as error:
-            logger.warning("could not read the seqs before a block: %s", type(error).__name__)
-            return
         for event in unseen:  # in the next step, ahead of any event of the new block
             self.foreign(event)
         self.grant(session_id, reservation)

@@ -41,15 +41,19 @@ class IngestOutcome:
     last_seq: int = 0
 
 
+def _facts_of_active(known: KnownSession, types: Iterable[EventType]) -> bool:
+    """Facts (no commands) of a session its live connection knows to be active: stored without reading it."""
+    return known.status in ACTIVE_STATUSES and not any(type_ in COMMAND_TYPES for type_ in types)
+
+
 class PendingIngest:
     """A batch of facts on its way to the store (`Ingestor.submit`): `outcome()` once `when_done` fires."""
 
-    __slots__ = ("_append", "_known", "_observer")
+    __slots__ = ("_append", "_finish")
 
-    def __init__(self, append: PendingAppend, known: KnownSession, observer: SessionObserver) -> None:
+    def __init__(self, append: PendingAppend, finish: Callable[[AppendResult], IngestOutcome]) -> None:
         self._append = append
-        self._known = known
-        self._observer = observer
+        self._finish = finish
 
     def when_done(self, callback: Callable[[], None]) -> None:
         self._append.when_done(callback)
@@ -59,10 +63,7 @@ class PendingIngest:
 
     def outcome(self) -> IngestOutcome:
         """What `ingest` would have returned; raises what the store raised."""
-        append = self._append.result()
-        if append.accepted:
-            self._observer.client_events_stored(self._known.session_id, self._known.application_id, append.accepted)
-        return IngestOutcome(append=append, last_seq=append.last_seq)
+        return self._finish(self._append.result())
 
 
 class Ingestor:
@@ -92,12 +93,8 @@ class Ingestor:
         under REPLAY is stored without reading the session first, and the
         outcome's `last_seq` is the batch's own highest seq.
         """
-        facts_only = not any(e.type in COMMAND_TYPES for e in events)
-        if known is not None and known.status in ACTIVE_STATUSES and policy == ApplyPolicy.REPLAY and facts_only:
-            append = await self._log.append_client(session_id, events)
-            if append.accepted:
-                self._observer.client_events_stored(known.session_id, known.application_id, append.accepted)
-            return IngestOutcome(append=append, last_seq=append.last_seq)
+        if known is not None and policy == ApplyPolicy.REPLAY and _facts_of_active(known, (e.type for e in events)):
+            return self._facts_stored(known, await self._log.append_client(session_id, events))
         service = self._service
         session = await service.get(session_id)
         rejected: list[str] = []
@@ -127,18 +124,20 @@ class Ingestor:
 
     def submittable(self, known: KnownSession, types: Iterable[EventType]) -> bool:
         """Whether `submit` takes events of `types` now: facts of an active session this process writes."""
-        return (
-            known.status in ACTIVE_STATUSES
-            and self._log.writer.owns(known.session_id)
-            and not any(type_ in COMMAND_TYPES for type_ in types)
-        )
+        return self._log.writer.owns(known.session_id) and _facts_of_active(known, types)
 
     def submit(self, known: KnownSession, events: list[NewClientEvent]) -> PendingIngest:
         """`ingest`'s fast path (facts, REPLAY, `known`) without a task or an await: check `submittable` first.
 
         The events join the group writer's next batch; the caller is told when they are stored.
         """
-        return PendingIngest(self._log.submit_client(known.session_id, events), known, self._observer)
+        append = self._log.submit_client(known.session_id, events)
+        return PendingIngest(append, lambda result: self._facts_stored(known, result))
+
+    def _facts_stored(self, known: KnownSession, append: AppendResult) -> IngestOutcome:
+        if append.accepted:
+            self._observer.client_events_stored(known.session_id, known.application_id, append.accepted)
+        return IngestOutcome(append=append, last_seq=append.last_seq)
 
     async def apply_stored(
         self, event: EventDoc, policy: ApplyPolicy, *, recovered: bool = False

@@ -63,10 +63,12 @@ class SessionOrder:
         return seqs
 
     def add_block(self, block: SeqRange) -> None:
-        """A newly reserved block; one reserved before a foreign seq we delivered is useless."""
+        """A newly reserved block: only its seqs above everything stored or delivered are used
+        (one granted late, below seqs already out, would be skipped by the connection)."""
         self._own = [*self._own[-(OWN_RANGES_KEPT - 1) :], block]
-        if block.last > self._foreign_high:
-            self._unused.append([max(block.first, self._foreign_high + 1), block.last])
+        floor = max(self._foreign_high, self.delivered, self.stored)
+        if block.last > floor:
+            self._unused.append([max(block.first, floor + 1), block.last])
             self._unused.sort()
 
     def drop_blocks(self, below: int | None = None) -> None:

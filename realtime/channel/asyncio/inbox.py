@@ -121,10 +121,10 @@ class Inbox:
 
     def _submitted_now(self, message: ClientEventMessage) -> bool:
         """Hand a fact to the group writer now, when nothing of this connection waits before it."""
-        if self._task is not None or self._queued or self._closed or self._protocol.closing:
+        # One fact in flight at a time: a later one waits in the queue until it is answered, so a
+        # failed store (which closes the connection) is never followed by a later message stored.
+        if self._task is not None or self._queued or self._in_flight or self._closed or self._protocol.closing:
             return False
-        if len(self._in_flight) >= MAX_BATCH:
-            return False  # the queue bounds it (and the client waits in TCP)
         known = self._known()
         if known is None or not self._service.submittable(known, (message.event_type,)):
             return False
@@ -136,18 +136,17 @@ class Inbox:
         return True
 
     def _fact_stored(self, request: StoreRequest, pending: PendingIngest) -> None:
+        """The loop's callback: what a failed processor task would do goes through `_failed`."""
         self._in_flight.discard(pending)
         try:
             outcome = pending.outcome()
+            with self._outbox.sending_inline():
+                self._protocol.stored(request, outcome)
+            self._protocol.after_store()
         except StorageError as error:
             self._storage_failed(error, next(iter(request.by_id)))
-            return
         except Exception as error:
             self._failed(error)
-            return
-        with self._outbox.sending_inline():
-            self._protocol.stored(request, outcome)
-        self._protocol.after_store()
 
     async def _run(self) -> None:
         try:
@@ -159,6 +158,7 @@ class Inbox:
         # No await between the last check of the queue and the task's end: a message put
         # meanwhile is either seen here or finds no task and starts one.
         while self._queued:
+            await self._facts_answered()  # the fact before them first: it may have failed (closing)
             batch = self._queued[:MAX_BATCH]
             del self._queued[:MAX_BATCH]
             self._room.set()
